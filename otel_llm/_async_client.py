@@ -1,0 +1,246 @@
+"""`AsyncClient`: the asyncio shell, the same decisions as `Client` with awaited I/O."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from types import TracebackType
+
+import httpx
+from typing_extensions import Unpack
+
+from otel_llm._base_client import (
+    BaseClient,
+    ChatOptions,
+    ClientConfig,
+    OpenedStream,
+    PreparedCall,
+    StreamSession,
+    starts_stream,
+    visible,
+)
+from otel_llm._engine import Attempt, Finish, Sleep
+from otel_llm._exceptions import ProviderError, StreamInterruptedError, map_transport_errors
+from otel_llm._types import ChatChunk, ChatResponse, MessageInput
+
+
+class AsyncClient(BaseClient):
+    """An asyncio LLM client with fallbacks, retries, circuit breakers, cost and telemetry.
+
+    Args:
+        http_client: An `httpx.AsyncClient` to use (not closed by `aclose()`).
+        transport: An async httpx transport for the client's own `httpx.AsyncClient`.
+        sleep: Async sleep function, injectable for tests (default: `asyncio.sleep`).
+        **config: Providers, policies, timeout, telemetry providers, prices: see `ClientConfig`.
+
+    Example:
+        >>> async with otel_llm.AsyncClient() as client:
+        ...     reply = await client.chat(
+        ...         "openai:gpt-4o-mini",
+        ...         [{"role": "user", "content": "Hello"}],
+        ...         fallbacks=["anthropic:claude-haiku-4-5"],
+        ...     )
+        ...     print(reply.text, reply.cost_usd)
+    """
+
+    def __init__(
+        self,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        **config: Unpack[ClientConfig],
+    ) -> None:
+        super().__init__(**config)
+        self._http = http_client or httpx.AsyncClient(transport=transport)
+        self._owns_http = http_client is None
+        if sleep is None:
+            # Imported here, not at module level: asyncio costs ~50 ms of `import otel_llm`, and
+            # whoever builds an AsyncClient has loaded it already.
+            import asyncio
+
+            sleep = asyncio.sleep
+        self._sleep = sleep
+
+    async def chat(
+        self, model: str, messages: Sequence[MessageInput], **options: Unpack[ChatOptions]
+    ) -> ChatResponse:
+        """Send a chat request over `model` and its fallbacks; return the first successful response.
+
+        Args:
+            model: The first route, `"provider:model"`.
+            messages: The conversation.
+            **options: See `ChatOptions` (fallbacks, sampling parameters, timeout).
+
+        Returns:
+            The response, with the serving route and its cost.
+
+        Raises:
+            ConfigurationError: An argument is invalid.
+            AllRoutesFailedError: Every route failed; `.attempts` says how.
+        """
+        call = self._prepare(model, messages, False, options)
+        with self._start_call(call, activate=True) as recorder:
+            plan = self._plan(call, recorder)
+            while True:
+                match plan.next_action():
+                    case Attempt() as action:
+                        with recorder.attempt(action) as attempt:
+                            try:
+                                plan.record_success(await self._send(call, action))
+                            except ProviderError as exc:
+                                attempt.fail(exc)
+                                plan.record_failure(exc)
+                    case Sleep(seconds=seconds):
+                        await self._sleep(seconds)
+                    case Finish(result=ChatResponse() as response):
+                        recorder.record_response(response)
+                        return response
+
+    def stream(
+        self, model: str, messages: Sequence[MessageInput], **options: Unpack[ChatOptions]
+    ) -> AsyncChatStream:
+        """Stream a chat response; retries and fallbacks apply until the first chunk arrives.
+
+        Args:
+            model: The first route, `"provider:model"`.
+            messages: The conversation.
+            **options: See `ChatOptions`.
+
+        Returns:
+            An `AsyncChatStream`: `async for` its chunks, then read `.response`. The request is
+            sent on the first iteration.
+
+        Raises:
+            ConfigurationError: An argument is invalid (raised at once).
+        """
+        call = self._prepare(model, messages, True, options)
+        stream = AsyncChatStream()
+        stream._chunks = self._stream_chunks(call, stream)
+        return stream
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this client created it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def _send(self, call: PreparedCall, action: Attempt) -> ChatResponse:
+        provider, request, http_request = self._wire_request(call, action)
+        with map_transport_errors(provider.name, request.model):
+            response = await self._http.send(http_request)
+        return self._finish_response(provider, request, action.route, response)
+
+    async def _open(self, call: PreparedCall, action: Attempt) -> OpenedStream[AsyncIterator[bytes]]:
+        """Send a streaming attempt and read until its first content chunk: failover is safe until then."""
+        provider, request, http_request = self._wire_request(call, action)
+        with map_transport_errors(provider.name, request.model):
+            response = await self._http.send(http_request, stream=True)
+        try:
+            with map_transport_errors(provider.name, request.model):
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise provider.classify_error(response, request)
+                session = StreamSession(provider, request, action.route, response.status_code)
+                data = response.aiter_bytes()
+                received: list[ChatChunk] = []
+                async for piece in data:
+                    received.extend(session.feed(piece))
+                    if starts_stream(received):
+                        return OpenedStream(session, response, data, received)
+            session.check_complete()
+            return OpenedStream(session, response, _empty(), received)
+        except BaseException:
+            await response.aclose()
+            raise
+
+    async def _stream_chunks(
+        self, call: PreparedCall, stream: AsyncChatStream
+    ) -> AsyncGenerator[ChatChunk, None]:
+        recorder = self._start_call(call, activate=False)
+        recorder.start()
+        error: BaseException | None = None
+        try:
+            plan = self._plan(call, recorder)
+            while True:
+                match plan.next_action():
+                    case Attempt() as action:
+                        with recorder.attempt(action) as attempt:
+                            try:
+                                plan.record_success(await self._open(call, action))
+                            except ProviderError as exc:
+                                attempt.fail(exc)
+                                plan.record_failure(exc)
+                    case Sleep(seconds=seconds):
+                        await self._sleep(seconds)
+                    case Finish(result=OpenedStream() as opened):
+                        break
+            recorder.record_first_chunk()
+            session = opened.session
+            try:
+                for chunk in visible(opened.received):
+                    yield chunk
+                with map_transport_errors(session.provider.name, session.request.model):
+                    async for piece in opened.data:
+                        for chunk in visible(session.feed(piece)):
+                            yield chunk
+                session.check_complete()
+            except ProviderError as exc:
+                plan.record_late_failure(session.route, exc)
+                raise StreamInterruptedError(
+                    str(exc), provider=exc.provider, model=exc.model, partial_text=session.text
+                ) from exc
+            finally:
+                await opened.response.aclose()
+            stream.response = session.response(self._cost)
+            recorder.record_response(stream.response)
+        except GeneratorExit:
+            raise  # closed early by the caller: the span ends without an error
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            recorder.end(error)
+
+
+class AsyncChatStream:
+    """A streamed chat response: `async for` the `ChatChunk`s; `.response` holds the whole after exhaustion.
+
+    Close it (`aclose()` or `async with`) when leaving early; the telemetry span ends either way.
+    """
+
+    response: ChatResponse | None
+    """The complete response, once the stream is exhausted."""
+
+    def __init__(self) -> None:
+        self.response = None
+        self._chunks: AsyncGenerator[ChatChunk, None] | None = None
+
+    def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        if self._chunks is None:
+            raise RuntimeError("AsyncChatStream is created by AsyncClient.stream()")
+        return self._chunks
+
+    async def aclose(self) -> None:
+        """Stop reading and release the connection."""
+        if self._chunks is not None:
+            await self._chunks.aclose()
+
+    async def __aenter__(self) -> AsyncChatStream:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+async def _empty() -> AsyncIterator[bytes]:
+    return
+    yield  # an async generator that yields nothing

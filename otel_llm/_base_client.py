@@ -1,0 +1,335 @@
+"""What `Client` and `AsyncClient` share: everything but the I/O.
+
+The shells in `_client.py` and `_async_client.py` only send requests, read bodies and sleep; request
+preparation, routing decisions (the engine), response handling, cost and stream decoding live here once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
+
+import httpx
+from typing_extensions import Unpack
+
+from otel_llm._breaker import BreakerBoard, BreakerPolicy, BreakerTransition, CircuitState, Clock
+from otel_llm._config import (
+    ProviderSettings,
+    Timeout,
+    build_provider,
+    coerce_provider_settings,
+    normalise_timeout,
+    parse_messages,
+    parse_route,
+)
+from otel_llm._cost import cost_usd
+from otel_llm._engine import Attempt, CallPlan
+from otel_llm._exceptions import ConfigurationError
+from otel_llm._policies import RetryPolicy
+from otel_llm._pricing import PriceTable
+from otel_llm._sse import SSEDecoder
+from otel_llm._stream import StreamAccumulator
+from otel_llm._types import (
+    NOT_GIVEN,
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    MessageInput,
+    NotGiven,
+    Route,
+    Usage,
+)
+from otel_llm.providers import Provider
+from otel_llm.providers._base import parsing, provider_error
+from otel_llm.telemetry import CallRecorder, RouteTarget, Telemetry
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
+
+logger = logging.getLogger("otel_llm")
+
+
+class ChatOptions(TypedDict, total=False):
+    """Keyword options of `chat()` and `stream()`.
+
+    Attributes:
+        fallbacks: Routes (`"provider:model"`) tried in order when the previous one fails.
+        temperature: Sampling temperature.
+        top_p: Nucleus sampling mass.
+        max_tokens: Upper bound on generated tokens.
+        stop: Stop sequences.
+        seed: Sampling seed, where supported.
+        timeout: Seconds per attempt, or a `Timeout`; default: the client's.
+    """
+
+    fallbacks: Sequence[str]
+    temperature: float | None
+    top_p: float | None
+    max_tokens: int | None
+    stop: Sequence[str] | None
+    seed: int | None
+    timeout: float | Timeout | NotGiven
+
+
+class ClientConfig(TypedDict, total=False):
+    """Keyword arguments shared by `Client` and `AsyncClient`.
+
+    Attributes:
+        providers: Settings per provider key (`ProviderSettings` or a mapping); built-in providers
+            need none when their API key is in the environment.
+        retry: Retry policy for each route.
+        breaker: Circuit-breaker policy, applied per provider.
+        timeout: Seconds per attempt, or a `Timeout` with a total deadline.
+        tracer_provider: Tracer provider; default: the global one.
+        meter_provider: Meter provider; default: the global one.
+        capture_content: Record message content on spans (opt-in).
+        prices: Price table; default: the bundled snapshot.
+        clock: Monotonic clock, injectable for tests.
+        rng: Random source for backoff jitter.
+        environ: Where API keys are read from; default: `os.environ`.
+    """
+
+    providers: Mapping[str, ProviderSettings | Mapping[str, object]]
+    retry: RetryPolicy
+    breaker: BreakerPolicy
+    timeout: float | Timeout
+    tracer_provider: TracerProvider | None
+    meter_provider: MeterProvider | None
+    capture_content: bool | None
+    prices: PriceTable
+    clock: Clock
+    rng: random.Random
+    environ: Mapping[str, str]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PreparedCall:
+    """A validated call: its routes, provider-neutral request and time limits."""
+
+    routes: tuple[Route, ...]
+    request: ChatRequest
+    timeout: Timeout
+
+
+class BaseClient:
+    """Configuration, providers, breakers, telemetry and pricing shared by both clients."""
+
+    def __init__(self, **config: Unpack[ClientConfig]) -> None:
+        unknown = set(config) - set(ClientConfig.__annotations__)
+        if unknown:
+            raise ConfigurationError(sorted(unknown)[0], "unknown client option")
+        self._settings = coerce_provider_settings(config.get("providers", {}))
+        self._environ = config.get("environ", os.environ)
+        self._providers: dict[str, Provider] = {}
+        for name in self._settings:  # fail at construction, not at the first call
+            self._provider(name)
+        self._timeout = normalise_timeout(config.get("timeout", 60.0))
+        self._retry = config.get("retry") or RetryPolicy()
+        self._clock = config.get("clock", time.monotonic)
+        self._rng = config.get("rng") or random.Random()
+        self._prices = config.get("prices") or PriceTable()
+        self._warned_unpriced: set[Route] = set()
+        self._targets: dict[Route, RouteTarget] = {}
+        self._telemetry = Telemetry(
+            tracer_provider=config.get("tracer_provider"),
+            meter_provider=config.get("meter_provider"),
+            capture_content=config.get("capture_content"),
+        )
+        self._breakers = BreakerBoard(
+            config.get("breaker") or BreakerPolicy(), self._clock, self._on_transition
+        )
+        self._telemetry.observe_breakers(self._breaker_states)
+
+    def breaker_states(self) -> dict[str, CircuitState]:
+        """Current circuit-breaker state per configured provider key that has been used."""
+        return self._breakers.states()
+
+    def reset_breaker(self, provider: str) -> None:
+        """Close the circuit breaker of `provider` by hand."""
+        self._breakers.notify(self._breakers.get(provider).reset())
+
+    # --- preparation -----------------------------------------------------------------------------
+
+    def _prepare(
+        self, model: str, messages: Sequence[MessageInput], stream: bool, options: ChatOptions
+    ) -> PreparedCall:
+        unknown = set(options) - set(ChatOptions.__annotations__)
+        if unknown:
+            raise ConfigurationError(sorted(unknown)[0], "unknown option")
+        fallbacks = options.get("fallbacks", ())
+        if isinstance(fallbacks, str):
+            raise ConfigurationError("fallbacks", 'expected a sequence of "provider:model" strings')
+        routes = (
+            parse_route(model, "model"),
+            *(parse_route(f, f"fallbacks[{i}]") for i, f in enumerate(fallbacks)),
+        )
+        for route in routes:
+            self._provider(route.provider)
+        stop = options.get("stop")
+        request = ChatRequest(
+            model=routes[0].model,
+            messages=parse_messages(messages),
+            temperature=options.get("temperature"),
+            top_p=options.get("top_p"),
+            max_tokens=options.get("max_tokens"),
+            stop=tuple(stop) if stop else None,
+            seed=options.get("seed"),
+            stream=stream,
+        )
+        timeout = options.get("timeout", NOT_GIVEN)
+        return PreparedCall(
+            routes, request, self._timeout if isinstance(timeout, NotGiven) else normalise_timeout(timeout)
+        )
+
+    def _start_call(self, call: PreparedCall, *, activate: bool) -> CallRecorder:
+        return self._telemetry.llm_call("chat", self._target, call.routes[0], call.request, activate=activate)
+
+    def _plan(self, call: PreparedCall, recorder: CallRecorder) -> CallPlan[Any]:
+        return CallPlan(
+            call.routes,
+            retry=self._retry,
+            breakers=self._breakers,
+            clock=self._clock,
+            rng=self._rng,
+            attempt_timeout=call.timeout.attempt,
+            total_timeout=call.timeout.total,
+            listener=recorder.on_plan_event,
+        )
+
+    def _provider(self, name: str) -> Provider:
+        provider = self._providers.get(name)
+        if provider is None:
+            provider = self._providers[name] = build_provider(name, self._settings.get(name), self._environ)
+        return provider
+
+    def _target(self, route: Route) -> RouteTarget:
+        target = self._targets.get(route)
+        if target is None:
+            provider = self._provider(route.provider)
+            target = self._targets[route] = RouteTarget(
+                route, provider.semconv_name, provider.server_address, provider.server_port
+            )
+        return target
+
+    # --- wire ------------------------------------------------------------------------------------
+
+    def _wire_request(
+        self, call: PreparedCall, action: Attempt
+    ) -> tuple[Provider, ChatRequest, httpx.Request]:
+        provider = self._provider(action.route.provider)
+        request = dataclasses.replace(call.request, model=action.route.model, attempt=action.number)
+        http_request = provider.build_request(request)
+        limit = action.timeout
+        http_request.extensions["timeout"] = {
+            "connect": min(call.timeout.connect, limit),
+            "read": limit,
+            "write": limit,
+            "pool": limit,
+        }
+        return provider, request, http_request
+
+    def _finish_response(
+        self, provider: Provider, request: ChatRequest, route: Route, response: httpx.Response
+    ) -> ChatResponse:
+        if response.status_code >= 400:
+            raise provider.classify_error(response, request)
+        parsed = provider.parse_response(response, request)
+        return dataclasses.replace(parsed, route=route, cost_usd=self._cost(route, parsed.usage))
+
+    def _cost(self, route: Route, usage: Usage) -> Decimal | None:
+        price = self._prices.price(route.provider, route.model)
+        if price is None:
+            if route not in self._warned_unpriced:
+                self._warned_unpriced.add(route)
+                logger.warning("no price known for %s: its calls record no cost (counted as unpriced)", route)
+            return None
+        return cost_usd(usage, price)
+
+    # --- breakers --------------------------------------------------------------------------------
+
+    def _on_transition(self, transition: BreakerTransition) -> None:
+        self._telemetry.record_transition(transition, self._provider(transition.key).semconv_name)
+
+    def _breaker_states(self) -> dict[str, CircuitState]:
+        return {self._provider(key).semconv_name: state for key, state in self._breakers.states().items()}
+
+
+class StreamSession:
+    """Decodes one streamed HTTP response into chunks and remembers what arrived."""
+
+    def __init__(self, provider: Provider, request: ChatRequest, route: Route, status_code: int) -> None:
+        self.provider = provider
+        self.request = request
+        self.route = route
+        self._status_code = status_code
+        self._decoder = SSEDecoder()
+        self._accumulator = StreamAccumulator()
+
+    @property
+    def text(self) -> str:
+        """Text received so far."""
+        return self._accumulator.text
+
+    def feed(self, data: bytes) -> list[ChatChunk]:
+        """Decode bytes into chunks; provider error events raise `ProviderError`."""
+        chunks = []
+        for event in self._decoder.feed(data):
+            with parsing(self.provider.name, self.request, self._status_code, event.data):
+                chunk = self.provider.parse_stream_event(event, self.request)
+            if chunk is not None:
+                self._accumulator.add(chunk)
+                chunks.append(chunk)
+        return chunks
+
+    def check_complete(self) -> None:
+        """At end of input: a stream without its end marker was cut short."""
+        if not self._accumulator.completed:
+            raise provider_error(
+                "stream_interrupted",
+                "stream ended before the provider's end-of-stream marker",
+                provider=self.provider.name,
+                model=self.request.model,
+                status_code=self._status_code,
+            )
+
+    def response(self, cost: Callable[[Route, Usage], Decimal | None]) -> ChatResponse:
+        """The accumulated response, with route and cost."""
+        parsed = self._accumulator.response()
+        return dataclasses.replace(parsed, route=self.route, cost_usd=cost(self.route, parsed.usage))
+
+
+D = TypeVar("D")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OpenedStream(Generic[D]):
+    """A streaming attempt that delivered its first content: the call is committed to its route.
+
+    Attributes:
+        session: Decoder state.
+        response: The open HTTP response (closed by whoever consumes the stream).
+        data: The rest of the body, not read yet.
+        received: Chunks decoded while waiting for the first content.
+    """
+
+    session: StreamSession
+    response: httpx.Response
+    data: D
+    received: list[ChatChunk]
+
+
+def starts_stream(chunks: Sequence[ChatChunk]) -> bool:
+    """Whether these chunks commit the call to its route: content (or the end) has arrived."""
+    return any(chunk.delta or chunk.final for chunk in chunks)
+
+
+def visible(chunks: Sequence[ChatChunk]) -> list[ChatChunk]:
+    """The chunks a caller sees: those carrying text or a finish reason (not bare usage updates)."""
+    return [chunk for chunk in chunks if chunk.delta or chunk.finish_reason]

@@ -1,0 +1,232 @@
+"""`Client`: the synchronous shell. It does the I/O; `BaseClient` and the engine decide everything else."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from types import TracebackType
+
+import httpx
+from typing_extensions import Unpack
+
+from otel_llm._base_client import (
+    BaseClient,
+    ChatOptions,
+    ClientConfig,
+    OpenedStream,
+    PreparedCall,
+    StreamSession,
+    starts_stream,
+    visible,
+)
+from otel_llm._engine import Attempt, Finish, Sleep
+from otel_llm._exceptions import ProviderError, StreamInterruptedError, map_transport_errors
+from otel_llm._types import ChatChunk, ChatResponse, MessageInput
+
+
+class Client(BaseClient):
+    """A synchronous LLM client with fallbacks, retries, circuit breakers, cost and telemetry.
+
+    Args:
+        http_client: An `httpx.Client` to use (not closed by `close()`).
+        transport: An httpx transport for the client's own `httpx.Client` (e.g. `httpx.MockTransport`).
+        sleep: Sleep function, injectable for tests.
+        **config: Providers, policies, timeout, telemetry providers, prices: see `ClientConfig`.
+
+    Example:
+        >>> with otel_llm.Client() as client:
+        ...     reply = client.chat(
+        ...         "openai:gpt-4o-mini",
+        ...         [{"role": "user", "content": "Hello"}],
+        ...         fallbacks=["anthropic:claude-haiku-4-5"],
+        ...     )
+        ...     print(reply.text, reply.cost_usd)
+    """
+
+    def __init__(
+        self,
+        *,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        **config: Unpack[ClientConfig],
+    ) -> None:
+        super().__init__(**config)
+        self._http = http_client or httpx.Client(transport=transport)
+        self._owns_http = http_client is None
+        self._sleep = sleep
+
+    def chat(
+        self, model: str, messages: Sequence[MessageInput], **options: Unpack[ChatOptions]
+    ) -> ChatResponse:
+        """Send a chat request over `model` and its fallbacks; return the first successful response.
+
+        Args:
+            model: The first route, `"provider:model"`.
+            messages: The conversation.
+            **options: See `ChatOptions` (fallbacks, sampling parameters, timeout).
+
+        Returns:
+            The response, with the serving route and its cost.
+
+        Raises:
+            ConfigurationError: An argument is invalid.
+            AllRoutesFailedError: Every route failed; `.attempts` says how.
+        """
+        call = self._prepare(model, messages, False, options)
+        with self._start_call(call, activate=True) as recorder:
+            plan = self._plan(call, recorder)
+            while True:
+                match plan.next_action():
+                    case Attempt() as action:
+                        with recorder.attempt(action) as attempt:
+                            try:
+                                plan.record_success(self._send(call, action))
+                            except ProviderError as exc:
+                                attempt.fail(exc)
+                                plan.record_failure(exc)
+                    case Sleep(seconds=seconds):
+                        self._sleep(seconds)
+                    case Finish(result=ChatResponse() as response):
+                        recorder.record_response(response)
+                        return response
+
+    def stream(
+        self, model: str, messages: Sequence[MessageInput], **options: Unpack[ChatOptions]
+    ) -> ChatStream:
+        """Stream a chat response; retries and fallbacks apply until the first chunk arrives.
+
+        Args:
+            model: The first route, `"provider:model"`.
+            messages: The conversation.
+            **options: See `ChatOptions`.
+
+        Returns:
+            A `ChatStream`: iterate it for chunks, then read `.response`. The request is sent on the
+            first iteration.
+
+        Raises:
+            ConfigurationError: An argument is invalid (raised at once).
+        """
+        call = self._prepare(model, messages, True, options)
+        stream = ChatStream()
+        stream._chunks = self._stream_chunks(call, stream)
+        return stream
+
+    def close(self) -> None:
+        """Close the HTTP client if this client created it."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _send(self, call: PreparedCall, action: Attempt) -> ChatResponse:
+        provider, request, http_request = self._wire_request(call, action)
+        with map_transport_errors(provider.name, request.model):
+            response = self._http.send(http_request)
+        return self._finish_response(provider, request, action.route, response)
+
+    def _open(self, call: PreparedCall, action: Attempt) -> OpenedStream[Iterator[bytes]]:
+        """Send a streaming attempt and read until its first content chunk: failover is safe until then."""
+        provider, request, http_request = self._wire_request(call, action)
+        with map_transport_errors(provider.name, request.model):
+            response = self._http.send(http_request, stream=True)
+        try:
+            with map_transport_errors(provider.name, request.model):
+                if response.status_code >= 400:
+                    response.read()
+                    raise provider.classify_error(response, request)
+                session = StreamSession(provider, request, action.route, response.status_code)
+                data = response.iter_bytes()
+                received: list[ChatChunk] = []
+                for piece in data:
+                    received.extend(session.feed(piece))
+                    if starts_stream(received):
+                        return OpenedStream(session, response, data, received)
+            session.check_complete()
+            return OpenedStream(session, response, iter(()), received)
+        except BaseException:
+            response.close()
+            raise
+
+    def _stream_chunks(self, call: PreparedCall, stream: ChatStream) -> Generator[ChatChunk, None, None]:
+        recorder = self._start_call(call, activate=False)
+        recorder.start()
+        error: BaseException | None = None
+        try:
+            plan = self._plan(call, recorder)
+            while True:
+                match plan.next_action():
+                    case Attempt() as action:
+                        with recorder.attempt(action) as attempt:
+                            try:
+                                plan.record_success(self._open(call, action))
+                            except ProviderError as exc:
+                                attempt.fail(exc)
+                                plan.record_failure(exc)
+                    case Sleep(seconds=seconds):
+                        self._sleep(seconds)
+                    case Finish(result=OpenedStream() as opened):
+                        break
+            recorder.record_first_chunk()
+            session = opened.session
+            try:
+                yield from visible(opened.received)
+                with map_transport_errors(session.provider.name, session.request.model):
+                    for piece in opened.data:
+                        yield from visible(session.feed(piece))
+                session.check_complete()
+            except ProviderError as exc:
+                plan.record_late_failure(session.route, exc)
+                raise StreamInterruptedError(
+                    str(exc), provider=exc.provider, model=exc.model, partial_text=session.text
+                ) from exc
+            finally:
+                opened.response.close()
+            stream.response = session.response(self._cost)
+            recorder.record_response(stream.response)
+        except GeneratorExit:
+            raise  # closed early by the caller: the span ends without an error
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            recorder.end(error)
+
+
+class ChatStream:
+    """A streamed chat response: iterate for `ChatChunk`s; `.response` holds the whole after exhaustion.
+
+    Close it (or use `with`) when leaving early; the telemetry span ends either way.
+    """
+
+    response: ChatResponse | None
+    """The complete response, once the stream is exhausted."""
+
+    def __init__(self) -> None:
+        self.response = None
+        self._chunks: Generator[ChatChunk, None, None] | None = None
+
+    def __iter__(self) -> Iterator[ChatChunk]:
+        if self._chunks is None:
+            raise RuntimeError("ChatStream is created by Client.stream()")
+        return self._chunks
+
+    def close(self) -> None:
+        """Stop reading and release the connection."""
+        if self._chunks is not None:
+            self._chunks.close()
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,506 @@
+"""Spans and metrics for every call: the only place otel-llm touches the OpenTelemetry API.
+
+Business code writes `with telemetry.llm_call(...) as call:` plus `call.attempt(...)`,
+`call.record_response(...)`; the engine's and the breakers' events arrive through listeners.
+
+Mapping of a routed call onto the GenAI semantic conventions (there is no notion of fallbacks there):
+- one CLIENT span `{operation} {model}` per logical call, retries and fallbacks included; its provider,
+  model and server attributes name the route that finally served (or last failed) the call, while
+  `otel_llm.route.requested` keeps the first choice;
+- one INTERNAL child span `otel_llm.attempt` per attempt, with its own route, server and `error.type`;
+- GenAI metrics once per call, on the serving route, so tokens and cost land where they were billed;
+  per-attempt failures, retries, fallbacks and breaker changes go to `otel_llm.*` metrics.
+
+Telemetry never breaks a call: every recording step is guarded, and a failure is logged (and
+re-raised only when `strict`, which the test suite turns on).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Concatenate, Final, ParamSpec, Protocol, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, trace
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from otel_llm._breaker import BreakerTransition, CircuitState
+from otel_llm._engine import Attempt, FallbackTaken, PlanEvent, RetryScheduled
+from otel_llm._exceptions import AllRoutesFailedError, CircuitOpenError, ProviderError
+from otel_llm._types import ChatRequest, ChatResponse, Message, Route
+from otel_llm._version import __version__
+from otel_llm.telemetry import _instruments as inst
+
+logger = logging.getLogger("otel_llm.telemetry")
+
+SCOPE_NAME: Final = "otel_llm"
+CAPTURE_CONTENT_ENV: Final = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+STRICT_ENV: Final = "OTEL_LLM_TELEMETRY_STRICT"
+_SPAN_CAPTURE_MODES: Final = frozenset({"span_only", "span_and_event", "true"})
+
+Attributes = dict[str, AttributeValue]
+P = ParamSpec("P")
+R = TypeVar("R")
+Resolver = Callable[[Route], "RouteTarget"]
+
+
+class RouteTarget:
+    """What telemetry needs to know about a route: its semconv provider name and server.
+
+    Attributes:
+        route: The route.
+        provider_name: `gen_ai.provider.name` value.
+        server_address: Host of the endpoint.
+        server_port: Port of the endpoint.
+    """
+
+    __slots__ = ("provider_name", "route", "server_address", "server_port")
+
+    def __init__(self, route: Route, provider_name: str, server_address: str, server_port: int) -> None:
+        self.route = route
+        self.provider_name = provider_name
+        self.server_address = server_address
+        self.server_port = server_port
+
+
+class _Recording(Protocol):
+    @property
+    def strict(self) -> bool: ...
+
+
+S = TypeVar("S", bound=_Recording)
+
+
+def _guarded(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R | None]:
+    """Run a recording step so that its failure is logged instead of breaking the call."""
+
+    @functools.wraps(method)
+    def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R | None:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception:
+            logger.warning(
+                "otel-llm telemetry failed in %s; the call is unaffected", method.__name__, exc_info=True
+            )
+            if self.strict:
+                raise
+            return None
+
+    return wrapper
+
+
+class Telemetry:
+    """Creates spans and records metrics for otel-llm clients.
+
+    Args:
+        tracer_provider: Tracer provider to use; default: the global one.
+        meter_provider: Meter provider to use; default: the global one.
+        capture_content: Record message content on spans (opt-in). Default: from
+            `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` (`SPAN_ONLY` or `SPAN_AND_EVENT`).
+        strict: Re-raise telemetry failures instead of logging them (for tests). Default: from
+            `OTEL_LLM_TELEMETRY_STRICT`.
+    """
+
+    def __init__(
+        self,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+        capture_content: bool | None = None,
+        strict: bool | None = None,
+    ) -> None:
+        self.tracer = trace.get_tracer(SCOPE_NAME, __version__, tracer_provider)
+        meter = metrics.get_meter(SCOPE_NAME, __version__, meter_provider)
+        if capture_content is None:
+            capture_content = os.environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() in _SPAN_CAPTURE_MODES
+        self.capture_content = capture_content
+        self.strict = strict if strict is not None else os.environ.get(STRICT_ENV, "") in ("1", "true")
+        self._breaker_sources: list[Callable[[], Mapping[str, CircuitState]]] = []
+        self.duration = meter.create_histogram(
+            inst.OPERATION_DURATION.name,
+            unit=inst.OPERATION_DURATION.unit,
+            description=inst.OPERATION_DURATION.description,
+            explicit_bucket_boundaries_advisory=list(inst.DURATION_BUCKETS),
+        )
+        self.token_usage = meter.create_histogram(
+            inst.TOKEN_USAGE.name,
+            unit=inst.TOKEN_USAGE.unit,
+            description=inst.TOKEN_USAGE.description,
+            explicit_bucket_boundaries_advisory=list(inst.TOKEN_BUCKETS),
+        )
+        self.time_to_first_chunk = meter.create_histogram(
+            inst.TIME_TO_FIRST_CHUNK.name,
+            unit=inst.TIME_TO_FIRST_CHUNK.unit,
+            description=inst.TIME_TO_FIRST_CHUNK.description,
+            explicit_bucket_boundaries_advisory=list(inst.DURATION_BUCKETS),
+        )
+        self.cost, self.unpriced, self.attempts, self.retries, self.fallbacks, self.transitions = (
+            meter.create_counter(spec.name, unit=spec.unit, description=spec.description)
+            for spec in (
+                inst.COST,
+                inst.UNPRICED_CALLS,
+                inst.ATTEMPTS,
+                inst.RETRIES,
+                inst.FALLBACKS,
+                inst.CIRCUIT_TRANSITIONS,
+            )
+        )
+        meter.create_observable_gauge(
+            inst.CIRCUIT_STATE.name,
+            callbacks=[self._observe_breakers],
+            unit=inst.CIRCUIT_STATE.unit,
+            description=inst.CIRCUIT_STATE.description,
+        )
+
+    def llm_call(
+        self, operation: str, resolve: Resolver, first: Route, request: ChatRequest, *, activate: bool = True
+    ) -> CallRecorder:
+        """A recorder for one logical call; use as a context manager (or `start()`/`end()` for streams).
+
+        Args:
+            operation: `gen_ai.operation.name`.
+            resolve: Gives the provider name and server of any route of the call.
+            first: The first route of the call.
+            request: The request as sent to the first route.
+            activate: Make the call span current while the `with` block runs. Streams pass `False`:
+                their span outlives the frame that opened it.
+        """
+        return CallRecorder(self, operation, resolve, first, request, activate)
+
+    def observe_breakers(self, states: Callable[[], Mapping[str, CircuitState]]) -> None:
+        """Report the states `states()` returns (keyed by `gen_ai.provider.name`) on the state gauge."""
+        self._breaker_sources.append(states)
+
+    @_guarded
+    def record_transition(self, transition: BreakerTransition, provider_name: str) -> None:
+        """Record a breaker state change: a counter, and an event on the current span."""
+        self.transitions.add(
+            1, {inst.PROVIDER_NAME: provider_name, inst.CIRCUIT_STATE_ATTR: transition.new.value}
+        )
+        trace.get_current_span().add_event(
+            "otel_llm.circuit.state_change",
+            {
+                inst.PROVIDER_NAME: provider_name,
+                "otel_llm.circuit.from": transition.old.value,
+                "otel_llm.circuit.to": transition.new.value,
+            },
+        )
+
+    def _observe_breakers(self, options: CallbackOptions) -> list[Observation]:
+        observations = []
+        for source in self._breaker_sources:
+            for provider_name, state in source().items():
+                value = inst.CIRCUIT_STATE_VALUES[state.value]
+                observations.append(Observation(value, {inst.PROVIDER_NAME: provider_name}))
+        return observations
+
+
+class CallRecorder:
+    """Telemetry of one logical call. Every public method is guarded."""
+
+    def __init__(
+        self,
+        telemetry: Telemetry,
+        operation: str,
+        resolve: Resolver,
+        first: Route,
+        request: ChatRequest,
+        activate: bool,
+    ) -> None:
+        self._telemetry = telemetry
+        self._operation = operation
+        self._resolve = resolve
+        self._request = request
+        self._activate = activate
+        self._target = resolve(first)
+        self._response: ChatResponse | None = None
+        self._started = 0.0
+        self._first_chunk_at: float | None = None
+        self._span: trace.Span = trace.INVALID_SPAN
+        self._context: otel_context.Context | None = None
+        self._token: object | None = None
+        self._ended = False
+
+    def __enter__(self) -> CallRecorder:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.end(exc)
+
+    @_guarded
+    def start(self) -> None:
+        """Open the call span (its sampling-relevant attributes are known now)."""
+        self._started = time.perf_counter()
+        request, target = self._request, self._target
+        attributes: Attributes = {
+            inst.OPERATION_NAME: self._operation,
+            inst.PROVIDER_NAME: target.provider_name,
+            inst.REQUEST_MODEL: target.route.model,
+            inst.SERVER_ADDRESS: target.server_address,
+            inst.SERVER_PORT: target.server_port,
+            "otel_llm.route.requested": str(target.route),
+        }
+        optional: dict[str, AttributeValue | None] = {
+            "gen_ai.request.temperature": request.temperature,
+            "gen_ai.request.top_p": request.top_p,
+            "gen_ai.request.max_tokens": request.max_tokens,
+            "gen_ai.request.seed": request.seed,
+            "gen_ai.request.stop_sequences": list(request.stop) if request.stop else None,
+            "gen_ai.request.stream": True if request.stream else None,
+        }
+        attributes.update((k, v) for k, v in optional.items() if v is not None)
+        self._span = self._telemetry.tracer.start_span(
+            f"{self._operation} {target.route.model}", kind=SpanKind.CLIENT, attributes=attributes
+        )
+        self._context = trace.set_span_in_context(self._span)
+        if self._activate:
+            self._token = otel_context.attach(self._context)
+        if self._telemetry.capture_content:
+            self._record_input(request.messages)
+
+    @property
+    def strict(self) -> bool:
+        """Whether telemetry failures are re-raised."""
+        return self._telemetry.strict
+
+    def attempt(self, action: Attempt) -> AttemptRecorder:
+        """A recorder for one attempt (a child span); use as a context manager."""
+        self._target = self._resolve(action.route)
+        return AttemptRecorder(self, action, self._target)
+
+    @_guarded
+    def on_plan_event(self, event: PlanEvent) -> None:
+        """Record a retry or fallback decision: span event plus counter."""
+        if isinstance(event, RetryScheduled):
+            self._telemetry.retries.add(
+                1,
+                {
+                    inst.PROVIDER_NAME: self._resolve(event.route).provider_name,
+                    inst.REQUEST_MODEL: event.route.model,
+                    inst.ERROR_TYPE: event.error.kind,
+                },
+            )
+            self._span.add_event(
+                "otel_llm.retry",
+                {"otel_llm.retry.delay_s": event.delay, inst.ERROR_TYPE: event.error.kind},
+            )
+        elif isinstance(event, FallbackTaken):
+            self._telemetry.fallbacks.add(
+                1,
+                {
+                    inst.PROVIDER_NAME: self._resolve(event.from_route).provider_name,
+                    inst.REQUEST_MODEL: event.from_route.model,
+                    inst.FALLBACK_TO_PROVIDER: self._resolve(event.to_route).provider_name,
+                    inst.ERROR_TYPE: event.reason,
+                },
+            )
+            self._span.add_event(
+                "otel_llm.fallback",
+                {
+                    "otel_llm.fallback.from": str(event.from_route),
+                    "otel_llm.fallback.to": str(event.to_route),
+                    inst.ERROR_TYPE: event.reason,
+                },
+            )
+
+    @_guarded
+    def record_first_chunk(self) -> None:
+        """The first content chunk of a stream reached the caller."""
+        self._first_chunk_at = time.perf_counter()
+        ttfc = self._first_chunk_at - self._started
+        self._span.set_attribute("gen_ai.response.time_to_first_chunk", ttfc)
+        self._telemetry.time_to_first_chunk.record(ttfc, self._metric_attributes())
+
+    @_guarded
+    def record_response(self, response: ChatResponse) -> None:
+        """The call succeeded: response attributes on the span, tokens and cost as metrics."""
+        self._response = response
+        span, usage = self._span, response.usage
+        span.set_attribute(inst.PROVIDER_NAME, self._target.provider_name)
+        span.set_attribute(inst.REQUEST_MODEL, self._target.route.model)
+        span.set_attribute(inst.SERVER_ADDRESS, self._target.server_address)
+        span.set_attribute(inst.SERVER_PORT, self._target.server_port)
+        optional: dict[str, AttributeValue | None] = {
+            "gen_ai.response.id": response.id,
+            inst.RESPONSE_MODEL: response.model,
+            "gen_ai.response.finish_reasons": list(response.finish_reasons) or None,
+            "gen_ai.usage.input_tokens": usage.input_tokens,
+            "gen_ai.usage.output_tokens": usage.output_tokens,
+            "gen_ai.usage.cache_read.input_tokens": usage.cache_read_input_tokens,
+            # The registry renamed cache_creation to cache_write (semconv-genai #440): emit both.
+            "gen_ai.usage.cache_write.input_tokens": usage.cache_write_input_tokens,
+            "gen_ai.usage.cache_creation.input_tokens": usage.cache_write_input_tokens,
+            "gen_ai.usage.reasoning.output_tokens": usage.reasoning_output_tokens,
+            "otel_llm.cost.usd": float(response.cost_usd) if response.cost_usd is not None else None,
+        }
+        for key, value in optional.items():
+            if value is not None:
+                span.set_attribute(key, value)
+        if self._telemetry.capture_content:
+            self._record_output(response)
+        attributes = self._metric_attributes()
+        for token_type, count in (("input", usage.input_tokens), ("output", usage.output_tokens)):
+            if count is not None:  # unknown counts are never recorded as zero
+                self._telemetry.token_usage.record(count, {**attributes, inst.TOKEN_TYPE: token_type})
+        cost_attributes: Attributes = {
+            inst.OPERATION_NAME: self._operation,
+            inst.PROVIDER_NAME: self._target.provider_name,
+            inst.REQUEST_MODEL: self._target.route.model,
+        }
+        if response.cost_usd is None:
+            self._telemetry.unpriced.add(1, cost_attributes)
+        else:
+            self._telemetry.cost.add(float(response.cost_usd), cost_attributes)
+
+    @_guarded
+    def end(self, error: BaseException | None) -> None:
+        """Close the call: duration metric, error status, span end. Idempotent."""
+        if self._ended:
+            return
+        self._ended = True
+        try:
+            duration = time.perf_counter() - self._started
+            attributes = self._metric_attributes()
+            if error is not None:
+                error_type = _error_type(error)
+                attributes[inst.ERROR_TYPE] = error_type
+                self._span.set_attribute(inst.ERROR_TYPE, error_type)
+                self._span.set_status(Status(StatusCode.ERROR, str(error)[:500]))
+                self._span.record_exception(error)
+            self._telemetry.duration.record(duration, attributes)
+        finally:
+            self._span.end()
+            if self._token is not None:
+                otel_context.detach(self._token)  # type: ignore[arg-type]  # the token attach() returned
+
+    @property
+    def context(self) -> otel_context.Context | None:
+        """The OpenTelemetry context holding the call span (parent of attempt spans)."""
+        return self._context
+
+    def _metric_attributes(self) -> Attributes:
+        target = self._target
+        attributes: Attributes = {
+            inst.OPERATION_NAME: self._operation,
+            inst.PROVIDER_NAME: target.provider_name,
+            inst.REQUEST_MODEL: target.route.model,
+            inst.SERVER_ADDRESS: target.server_address,
+            inst.SERVER_PORT: target.server_port,
+        }
+        if self._response is not None and self._response.model:
+            attributes[inst.RESPONSE_MODEL] = self._response.model
+        return attributes
+
+    def _record_input(self, messages: Sequence[Message]) -> None:
+        system = [{"type": "text", "content": m.content} for m in messages if m.role == "system"]
+        chat = [
+            {"role": m.role, "parts": [{"type": "text", "content": m.content}]}
+            for m in messages
+            if m.role != "system"
+        ]
+        if system:
+            self._span.set_attribute("gen_ai.system_instructions", _compact_json(system))
+        self._span.set_attribute("gen_ai.input.messages", _compact_json(chat))
+
+    def _record_output(self, response: ChatResponse) -> None:
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": response.text}],
+            "finish_reason": response.finish_reasons[0] if response.finish_reasons else "stop",
+        }
+        self._span.set_attribute("gen_ai.output.messages", _compact_json([message]))
+
+
+class AttemptRecorder:
+    """Telemetry of one attempt: a child span, active while the attempt runs, and the attempts counter."""
+
+    def __init__(self, call: CallRecorder, action: Attempt, target: RouteTarget) -> None:
+        self._call = call
+        self._telemetry = call._telemetry
+        self._action = action
+        self._target = target
+        self._span: trace.Span = trace.INVALID_SPAN
+        self._token: object | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def strict(self) -> bool:
+        """Whether telemetry failures are re-raised."""
+        return self._telemetry.strict
+
+    def fail(self, error: BaseException) -> None:
+        """Mark the attempt failed by an error the caller handles (it does not propagate)."""
+        self._error = error
+
+    def __enter__(self) -> AttemptRecorder:
+        self._start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._end(exc or self._error)
+
+    @_guarded
+    def _start(self) -> None:
+        target, action = self._target, self._action
+        self._span = self._telemetry.tracer.start_span(
+            "otel_llm.attempt",
+            context=self._call.context,
+            kind=SpanKind.INTERNAL,
+            attributes={
+                inst.PROVIDER_NAME: target.provider_name,
+                inst.REQUEST_MODEL: target.route.model,
+                inst.SERVER_ADDRESS: target.server_address,
+                inst.SERVER_PORT: target.server_port,
+                "otel_llm.attempt.number": action.number,
+                inst.ROUTE_POSITION: action.position,
+            },
+        )
+        self._token = otel_context.attach(trace.set_span_in_context(self._span))
+
+    @_guarded
+    def _end(self, error: BaseException | None) -> None:
+        try:
+            attributes: Attributes = {
+                inst.PROVIDER_NAME: self._target.provider_name,
+                inst.REQUEST_MODEL: self._target.route.model,
+                inst.ROUTE_POSITION: self._action.position,
+            }
+            if error is not None:
+                error_type = _error_type(error)
+                attributes[inst.ERROR_TYPE] = error_type
+                self._span.set_attribute(inst.ERROR_TYPE, error_type)
+                if isinstance(error, ProviderError) and error.status_code is not None:
+                    self._span.set_attribute("http.response.status_code", error.status_code)
+                self._span.set_status(Status(StatusCode.ERROR, str(error)[:500]))
+            self._telemetry.attempts.add(1, attributes)
+        finally:
+            self._span.end()
+            if self._token is not None:
+                otel_context.detach(self._token)  # type: ignore[arg-type]  # the token attach() returned
+
+
+def _error_type(error: BaseException) -> str:
+    """Low-cardinality `error.type`: our error kind, else the exception's qualified class name."""
+    if isinstance(error, (ProviderError, CircuitOpenError)):
+        return error.kind
+    if isinstance(error, AllRoutesFailedError) and error.kind is not None:
+        return error.kind
+    cls = type(error)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _compact_json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
