@@ -1,0 +1,56 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Every target sets up what it needs,
+# idempotently: a virtualenv per dependency set (re-installed when pyproject.toml changes) and the
+# Go-built backend tools (cached outside the repository by scripts/tools.sh).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: demo test setup setup-dev tools lint typecheck unit e2e bench dashboards check-dashboards clean
+
+demo: setup  ## Run the routed demo workload against fake providers (no keys, no services).
+	$(BIN)/python -m otel_llm.demo
+
+test: setup-dev tools lint typecheck  ## Lint, types, unit and e2e tests (real collector + Prometheus).
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+setup: $(VENV)/.runtime-installed
+setup-dev: $(VENV)/.dev-installed
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime-installed: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.runtime-installed
+
+tools:  ## Build otelcol-llm, prometheus and promtool from Go modules (cached).
+	bash scripts/tools.sh
+
+lint: setup-dev
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: setup-dev
+	$(BIN)/mypy
+
+unit: setup-dev
+	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+e2e: setup-dev tools
+	$(BIN)/python -m pytest -m e2e $(PYTEST_ARGS)
+
+bench: setup-dev  ## Per-call overhead, import time; writes bench/results.json.
+	$(BIN)/python bench/run.py
+
+dashboards: setup-dev  ## Regenerate dashboards/*.json from code.
+	$(BIN)/python dashboards/generate.py
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
