@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 
 import httpx
 from typing_extensions import Unpack
@@ -47,11 +47,7 @@ from otel_llm._types import (
 )
 from otel_llm.providers import Provider
 from otel_llm.providers._base import parsing, provider_error
-from otel_llm.telemetry import CallRecorder, RouteTarget, Telemetry
-
-if TYPE_CHECKING:
-    from opentelemetry.metrics import MeterProvider
-    from opentelemetry.trace import TracerProvider
+from otel_llm.telemetry import CallRecorder, MeterProvider, RouteTarget, Telemetry, TracerProvider
 
 logger = logging.getLogger("otel_llm")
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from otel_llm._breaker import BreakerBoard, CircuitBreaker, Clock
+from otel_llm._breaker import BreakerBoard, CircuitBreaker, CircuitState, Clock
 from otel_llm._exceptions import (
     AllRoutesFailedError,
     CircuitOpenError,
@@ -167,7 +167,8 @@ class CallPlan(Generic[T]):
             breaker.record_neutral()
         route = self._routes[self._position]
         self._failures.append(FailedAttempt(str(route), error))
-        delay = self._retry_delay(error)
+        # A failure that just opened the breaker makes a retry on this route pointless.
+        delay = None if breaker.state is CircuitState.OPEN else self._retry_delay(error)
         if delay is None:
             self._advance(error.kind)
             return

@@ -189,3 +189,13 @@ def test_recording_without_an_attempt_is_a_programming_error() -> None:
     plan = make_plan(FakeClock())
     with pytest.raises(RuntimeError):
         plan.record_success("x")
+
+
+def test_no_retry_on_a_route_whose_breaker_the_failure_just_opened() -> None:
+    clock, events = FakeClock(), []  # type: ignore[var-annotated]
+    board = BreakerBoard(BreakerPolicy(failure_threshold=1), clock)
+    plan = make_plan(clock, board=board, events=events)
+    expect_attempt(plan, A)
+    plan.record_failure(unavailable(A))
+    expect_attempt(plan, B)
+    assert events == [FallbackTaken(A, B, "server_error")]
