@@ -86,6 +86,14 @@ class EndpointProvider:
         self.server_port = url.port or (443 if url.scheme == "https" else 80)
         self._base_url = endpoint.base_url.rstrip("/")
         self._api_key = endpoint.api_key
+        self._urls: dict[str, httpx.URL] = {}
+
+    def _url(self, path: str) -> httpx.URL:
+        """The parsed URL of `path` under the base URL, parsed once: parsing costs ~20 us per request."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = httpx.URL(self._base_url + path)
+        return url
 
 
 class MalformedResponse(ValueError):

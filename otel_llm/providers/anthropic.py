@@ -81,9 +81,7 @@ class AnthropicMessages(EndpointProvider):
         }
         if self._api_key:
             headers["x-api-key"] = self._api_key
-        return httpx.Request(
-            "POST", f"{self._base_url}/v1/messages", headers=headers, content=encode_json(body)
-        )
+        return httpx.Request("POST", self._url("/v1/messages"), headers=headers, content=encode_json(body))
 
     def parse_response(self, response: httpx.Response, request: ChatRequest) -> ChatResponse:
         """Parse a `message` object."""

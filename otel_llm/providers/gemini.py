@@ -82,7 +82,7 @@ class GeminiGenerateContent(EndpointProvider):
             headers["x-goog-api-key"] = self._api_key
         return httpx.Request(
             "POST",
-            f"{self._base_url}/models/{request.model}:{method}",
+            self._url(f"/models/{request.model}:{method}"),
             headers=headers,
             content=encode_json(body),
         )

@@ -71,7 +71,7 @@ class OpenAIChat(EndpointProvider):
         if self._api_key:
             headers["authorization"] = f"Bearer {self._api_key}"
         return httpx.Request(
-            "POST", f"{self._base_url}/chat/completions", headers=headers, content=encode_json(body)
+            "POST", self._url("/chat/completions"), headers=headers, content=encode_json(body)
         )
 
     def parse_response(self, response: httpx.Response, request: ChatRequest) -> ChatResponse:

@@ -221,6 +221,7 @@ class CallRecorder:
         self._request = request
         self._activate = activate
         self._target = resolve(first)
+        self._requested = first
         self._response: ChatResponse | None = None
         self._started = 0.0
         self._first_chunk_at: float | None = None
@@ -326,12 +327,8 @@ class CallRecorder:
     def record_response(self, response: ChatResponse) -> None:
         """The call succeeded: response attributes on the span, tokens and cost as metrics."""
         self._response = response
-        span, usage = self._span, response.usage
-        span.set_attribute(inst.PROVIDER_NAME, self._target.provider_name)
-        span.set_attribute(inst.REQUEST_MODEL, self._target.route.model)
-        span.set_attribute(inst.SERVER_ADDRESS, self._target.server_address)
-        span.set_attribute(inst.SERVER_PORT, self._target.server_port)
-        optional: dict[str, AttributeValue | None] = {
+        span, usage, target = self._span, response.usage, self._target
+        attributes: dict[str, AttributeValue | None] = {
             "gen_ai.response.id": response.id,
             inst.RESPONSE_MODEL: response.model,
             "gen_ai.response.finish_reasons": list(response.finish_reasons) or None,
@@ -344,9 +341,12 @@ class CallRecorder:
             "gen_ai.usage.reasoning.output_tokens": usage.reasoning_output_tokens,
             "otel_llm.cost.usd": float(response.cost_usd) if response.cost_usd is not None else None,
         }
-        for key, value in optional.items():
-            if value is not None:
-                span.set_attribute(key, value)
+        if target.route != self._requested:  # a fallback served: the span names the serving route
+            attributes[inst.PROVIDER_NAME] = target.provider_name
+            attributes[inst.REQUEST_MODEL] = target.route.model
+            attributes[inst.SERVER_ADDRESS] = target.server_address
+            attributes[inst.SERVER_PORT] = target.server_port
+        span.set_attributes({k: v for k, v in attributes.items() if v is not None})
         if self._telemetry.capture_content:
             self._record_output(response)
         attributes = self._metric_attributes()

@@ -1,0 +1,137 @@
+"""`make bench`: what otel-llm costs a caller, measured in one run.
+
+- Import time of `otel_llm` versus `httpx`, each in fresh interpreters (median of several).
+- Per-call latency of `Client.chat` versus a raw `httpx.Client.post` of the same request, both over
+  `httpx.MockTransport` returning the same body, so the difference is otel-llm's own work: request
+  building, parsing, the engine, cost and telemetry. Telemetry is on, with real SDK providers: spans go
+  to a batch processor with a discarding exporter and metrics to an in-memory reader.
+
+Prints a table and writes bench/results.json. Targets: import <= 150 ms, overhead <= 0.3 ms p50 and
+<= 1 ms p99.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import httpx
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+import otel_llm
+
+RESULTS = Path(__file__).with_name("results.json")
+TARGETS = {"import_ms": 150.0, "overhead_p50_ms": 0.3, "overhead_p99_ms": 1.0}
+CALLS = 5000
+WARMUP = 500
+IMPORT_RUNS = 9
+
+BODY = json.dumps(
+    {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello there!"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15},
+    }
+).encode()
+MESSAGES = [{"role": "user", "content": "Say hello."}]
+
+
+class _Discard(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def _transport() -> httpx.MockTransport:
+    return httpx.MockTransport(lambda request: httpx.Response(200, content=BODY))
+
+
+def import_ms(module: str) -> float:
+    """Median wall time of `import module` in a fresh interpreter."""
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    runs = [float(subprocess.check_output([sys.executable, "-c", code], text=True)) for _ in range(IMPORT_RUNS)]
+    return statistics.median(runs) * 1000
+
+
+def timings_ms(call: Callable[[], object]) -> list[float]:
+    for _ in range(WARMUP):
+        call()
+    gc.collect()
+    samples = []
+    for _ in range(CALLS):
+        started = time.perf_counter_ns()
+        call()
+        samples.append((time.perf_counter_ns() - started) / 1e6)
+    return samples
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(_Discard()))
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    client = otel_llm.Client(
+        transport=_transport(),
+        providers={"openai": {"api_key": "sk-bench"}},
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+    )
+    raw = httpx.Client(transport=_transport())
+    payload = json.dumps({"model": "gpt-4o-mini", "messages": MESSAGES}).encode()
+    headers = {"authorization": "Bearer sk-bench", "content-type": "application/json"}
+
+    def raw_call() -> object:
+        return json.loads(raw.post("https://api.openai.com/v1/chat/completions", content=payload, headers=headers).content)
+
+    raw_samples = timings_ms(raw_call)
+    sdk_samples = timings_ms(lambda: client.chat("openai:gpt-4o-mini", MESSAGES))
+    client.close()
+    raw.close()
+    tracer_provider.shutdown()
+    meter_provider.shutdown()
+
+    results = {
+        "import_ms": round(import_ms("otel_llm"), 2),
+        "import_httpx_ms": round(import_ms("httpx"), 2),
+        "call_p50_ms": round(percentile(sdk_samples, 0.50), 4),
+        "call_p99_ms": round(percentile(sdk_samples, 0.99), 4),
+        "raw_httpx_p50_ms": round(percentile(raw_samples, 0.50), 4),
+        "raw_httpx_p99_ms": round(percentile(raw_samples, 0.99), 4),
+    }
+    results["overhead_p50_ms"] = round(results["call_p50_ms"] - results["raw_httpx_p50_ms"], 4)
+    results["overhead_p99_ms"] = round(results["call_p99_ms"] - results["raw_httpx_p99_ms"], 4)
+    report = {
+        **results,
+        "targets": TARGETS,
+        "calls": CALLS,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+
+    print(f"{'measure':<22}{'value':>12}{'target':>12}")
+    for key, value in results.items():
+        target = TARGETS.get(key)
+        mark = "" if target is None else ("  ok" if value <= target else "  OVER")
+        print(f"{key:<22}{value:>12.4f}{'' if target is None else f'{target:>12.2f}'}{mark}")
+    print(f"written to {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
