@@ -19,14 +19,21 @@ class SSEDecoder:
     """Turns chunks of bytes into `SSEEvent`s."""
 
     def __init__(self) -> None:
-        self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        # "utf-8-sig" drops one leading byte-order mark, as the standard's decoding step does.
+        self._text = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
         self._buffer = ""
+        self._after_cr = False
         self._data: list[str] = []
         self._event: str | None = None
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Decode `chunk` and return the events it completed."""
-        self._buffer += self._text.decode(chunk)
+        text = self._text.decode(chunk)
+        if self._after_cr and text:
+            # The previous chunk ended in \r, already taken as a line end: a \n here completes \r\n.
+            text = text.removeprefix("\n")
+            self._after_cr = False
+        self._buffer += text
         events: list[SSEEvent] = []
         while True:
             line, ending = self._next_line()
@@ -38,8 +45,10 @@ class SSEDecoder:
 
     def _next_line(self) -> tuple[str, str | None]:
         match = _LINE_END.search(self._buffer)
-        if match is None or (match.group() == "\r" and match.end() == len(self._buffer)):
-            return "", None  # no complete line yet (a trailing \r may be the first half of \r\n)
+        if match is None:
+            return "", None
+        if match.group() == "\r" and match.end() == len(self._buffer):
+            self._after_cr = True  # a lone \r ends the line now; a \n arriving next is part of it
         line = self._buffer[: match.start()]
         self._buffer = self._buffer[match.end() :]
         return line, match.group()

@@ -127,6 +127,8 @@ def decode_json(data: bytes | str, what: str = "body") -> object:
         return json.loads(data)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
         raise MalformedResponse(f"{what} is not valid JSON") from exc
+    except RecursionError as exc:  # absurdly nested input exhausts the parser's stack
+        raise MalformedResponse(f"{what} is nested too deeply") from exc
 
 
 def encode_json(payload: Mapping[str, object]) -> bytes:
@@ -267,13 +269,24 @@ def error_for_status(
     provider: str,
     message: str,
     kind: ErrorKind | None = None,
+    body_retry_after: float | None = None,
 ) -> ProviderError:
-    """The exception for an HTTP error response; `kind` refines the status from the error body."""
+    """The exception for an HTTP error response.
+
+    Args:
+        response: The error response.
+        request: The request that failed.
+        provider: Configured provider key.
+        message: The provider's error message.
+        kind: Refinement of the status from the error body.
+        body_retry_after: A delay hint from the error body (Gemini `RetryInfo`); headers win.
+    """
+    header_hint = retry_after_seconds(response.headers)
     return provider_error(
         kind or kind_for_status(response.status_code),
         message or f"HTTP {response.status_code}",
         provider=provider,
         model=request.model,
         status_code=response.status_code,
-        retry_after=retry_after_seconds(response.headers),
+        retry_after=header_hint if header_hint is not None else body_retry_after,
     )

@@ -152,6 +152,9 @@ class AnthropicMessages(EndpointProvider):
         error_type = error.get("type")
         if isinstance(error_type, str):
             kind = _ERROR_TYPES.get(error_type)
+        details = error.get("details")
+        if isinstance(details, dict) and details.get("error_code") == "enforced_spend_limit_reached":
+            kind = "quota_exhausted"  # a 429 that no wait will fix
         if isinstance(error.get("message"), str):
             message = str(error["message"])
             if kind is None and "prompt is too long" in message:

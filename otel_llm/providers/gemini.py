@@ -8,6 +8,7 @@ as output but reported separately from `candidatesTokenCount`, so normalised out
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import httpx
@@ -49,7 +50,10 @@ _STATUSES: Mapping[str, ErrorKind] = {
     "UNAUTHENTICATED": "auth",
     "PERMISSION_DENIED": "auth",
     "NOT_FOUND": "not_found",
+    # Per-minute and per-day quotas share this status; only the error details tell them apart.
+    "RESOURCE_EXHAUSTED": "rate_limit",
 }
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")  # google.protobuf.Duration in JSON: "37s", "1.5s"
 
 
 class GeminiGenerateContent(EndpointProvider):
@@ -136,7 +140,7 @@ class GeminiGenerateContent(EndpointProvider):
             kind = "quota_exhausted" if "PerDay" in details else "rate_limit"
         elif "exceeds the maximum number of tokens" in message:
             kind = "context_length"
-        return error_for_status(response, request, self.name, message, kind)
+        return error_for_status(response, request, self.name, message, kind, _retry_delay(payload))
 
     def _raise_if_blocked(self, payload: Mapping[str, object], request: ChatRequest) -> None:
         feedback = payload.get("promptFeedback")
@@ -156,15 +160,31 @@ def _candidates(payload: Mapping[str, object]) -> tuple[str, tuple[str, ...]]:
     for i, raw in enumerate(arr(payload.get("candidates", []), "candidates")):
         candidate = obj(raw, f"candidates[{i}]")
         content = obj(candidate.get("content", {}), f"candidates[{i}].content")
-        if i == 0:
-            for j, raw_part in enumerate(arr(content.get("parts", []), f"candidates[{i}].content.parts")):
-                part = obj(raw_part, f"candidates[{i}].content.parts[{j}]")
-                if not part.get("thought"):
-                    texts.append(opt_str(part.get("text"), "part.text") or "")
+        calls_tool = False
+        for j, raw_part in enumerate(arr(content.get("parts", []), f"candidates[{i}].content.parts")):
+            part = obj(raw_part, f"candidates[{i}].content.parts[{j}]")
+            calls_tool = calls_tool or "functionCall" in part
+            if i == 0 and not part.get("thought"):
+                texts.append(opt_str(part.get("text"), "part.text") or "")
         reason = opt_str(candidate.get("finishReason"), f"candidates[{i}].finishReason")
         if reason:
-            reasons.append(_FINISH_REASONS.get(reason, reason))
+            # Gemini finishes a function call with STOP; the parts say it is a tool call.
+            reasons.append(
+                "tool_call" if calls_tool and reason == "STOP" else _FINISH_REASONS.get(reason, reason)
+            )
     return "".join(texts), tuple(reasons)
+
+
+def _retry_delay(payload: Mapping[str, object]) -> float | None:
+    """`google.rpc.RetryInfo.retryDelay` from the error details: Gemini's only delay hint."""
+    error = payload.get("error")
+    details = error.get("details") if isinstance(error, dict) else None
+    for detail in details if isinstance(details, list) else ():
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            match = _DURATION.match(str(detail.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    return None
 
 
 def _error_fields(payload: Mapping[str, object]) -> tuple[str, str]:

@@ -1,0 +1,69 @@
+"""The provider registry: built-in defaults resolve to the documented public endpoints."""
+
+from __future__ import annotations
+
+import pytest
+
+from otel_llm.providers import BUILTIN, WIRES, Endpoint, known_names, lookup
+from otel_llm.providers.anthropic import AnthropicMessages
+from otel_llm.providers.gemini import GeminiGenerateContent
+from otel_llm.providers.openai import OpenAIChat
+
+from ._support import chat_request
+
+# providers.md §1: endpoint, auth header and gen_ai.provider.name of each built-in provider.
+DOCUMENTED = {
+    "openai": ("gpt-4o-mini", "https://api.openai.com/v1/chat/completions", "authorization", "openai"),
+    "anthropic": ("claude-haiku-4-5", "https://api.anthropic.com/v1/messages", "x-api-key", "anthropic"),
+    "gemini": (
+        "gemini-2.5-flash",
+        "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent",
+        "x-goog-api-key",
+        "gcp.gemini",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTED))
+def test_builtin_defaults_reach_the_documented_endpoint(name: str) -> None:
+    model, url, auth_header, semconv_name = DOCUMENTED[name]
+    spec = lookup(name)
+    assert spec is not None
+
+    provider = spec.wire(
+        Endpoint(name=name, base_url=spec.base_url, api_key="k", semconv_name=spec.semconv_name)
+    )
+    built = provider.build_request(chat_request(model))
+
+    assert str(built.url) == url
+    assert auth_header in built.headers
+    assert spec.semconv_name == semconv_name
+    assert provider.semconv_name == semconv_name
+
+
+def test_builtin_key_environment_variables() -> None:
+    assert {name: spec.api_key_env for name, spec in BUILTIN.items()} == {
+        "openai": "OPENAI_API_KEY",
+        "anthropic": "ANTHROPIC_API_KEY",
+        "gemini": "GEMINI_API_KEY",
+    }
+
+
+def test_wire_formats_for_custom_providers() -> None:
+    expected: dict[str, object] = {
+        "openai": OpenAIChat,
+        "anthropic": AnthropicMessages,
+        "gemini": GeminiGenerateContent,
+    }
+    assert dict(WIRES) == expected
+
+
+def test_unknown_name_is_none() -> None:
+    assert lookup("no-such-provider-xyz") is None
+
+
+def test_known_names_include_the_builtins_sorted() -> None:
+    names = known_names()
+
+    assert {"openai", "anthropic", "gemini"} <= set(names)
+    assert names == sorted(names)
