@@ -41,7 +41,9 @@ BODY = json.dumps(
         "id": "chatcmpl-bench",
         "object": "chat.completion",
         "model": "gpt-4o-mini",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello there!"}, "finish_reason": "stop"}],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "Hello there!"}, "finish_reason": "stop"}
+        ],
         "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15},
     }
 ).encode()
@@ -60,7 +62,9 @@ def _transport() -> httpx.MockTransport:
 def import_ms(module: str) -> float:
     """Median wall time of `import module` in a fresh interpreter."""
     code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
-    runs = [float(subprocess.check_output([sys.executable, "-c", code], text=True)) for _ in range(IMPORT_RUNS)]
+    runs = [
+        float(subprocess.check_output([sys.executable, "-c", code], text=True)) for _ in range(IMPORT_RUNS)
+    ]
     return statistics.median(runs) * 1000
 
 
@@ -96,7 +100,9 @@ def main() -> int:
     headers = {"authorization": "Bearer sk-bench", "content-type": "application/json"}
 
     def raw_call() -> object:
-        return json.loads(raw.post("https://api.openai.com/v1/chat/completions", content=payload, headers=headers).content)
+        return json.loads(
+            raw.post("https://api.openai.com/v1/chat/completions", content=payload, headers=headers).content
+        )
 
     raw_samples = timings_ms(raw_call)
     sdk_samples = timings_ms(lambda: client.chat("openai:gpt-4o-mini", MESSAGES))
