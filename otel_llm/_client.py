@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from types import TracebackType
+from typing import TypeVar
 
 import httpx
 from typing_extensions import Unpack
@@ -19,9 +21,12 @@ from otel_llm._base_client import (
     starts_stream,
     visible,
 )
-from otel_llm._engine import Attempt, Finish, Sleep
+from otel_llm._engine import Attempt, CallPlan, Finish, Sleep
 from otel_llm._exceptions import ProviderError, StreamInterruptedError, map_transport_errors
 from otel_llm._types import ChatChunk, ChatResponse, MessageInput
+from otel_llm.telemetry import CallRecorder
+
+T = TypeVar("T")
 
 
 class Client(BaseClient):
@@ -75,21 +80,10 @@ class Client(BaseClient):
         """
         call = self._prepare(model, messages, False, options)
         with self._start_call(call, activate=True) as recorder:
-            plan = self._plan(call, recorder)
-            while True:
-                match plan.next_action():
-                    case Attempt() as action:
-                        with recorder.attempt(action) as attempt:
-                            try:
-                                plan.record_success(self._send(call, action))
-                            except ProviderError as exc:
-                                attempt.fail(exc)
-                                plan.record_failure(exc)
-                    case Sleep(seconds=seconds):
-                        self._sleep(seconds)
-                    case Finish(result=ChatResponse() as response):
-                        recorder.record_response(response)
-                        return response
+            plan: CallPlan[ChatResponse] = self._plan(call, recorder)
+            response = self._drive(plan, recorder, functools.partial(self._send, call))
+            recorder.record_response(response)
+            return response
 
     def stream(
         self, model: str, messages: Sequence[MessageInput], **options: Unpack[ChatOptions]
@@ -126,6 +120,22 @@ class Client(BaseClient):
     ) -> None:
         self.close()
 
+    def _drive(self, plan: CallPlan[T], recorder: CallRecorder, attempt: Callable[[Attempt], T]) -> T:
+        """Do what the plan says until it finishes: attempts (recorded as child spans) and sleeps."""
+        while True:
+            match plan.next_action():
+                case Attempt() as action:
+                    with recorder.attempt(action) as attempt_recorder:
+                        try:
+                            plan.record_success(attempt(action))
+                        except ProviderError as exc:
+                            attempt_recorder.fail(exc)
+                            plan.record_failure(exc)
+                case Sleep(seconds=seconds):
+                    self._sleep(seconds)
+                case Finish(result=result):
+                    return result
+
     def _send(self, call: PreparedCall, action: Attempt) -> ChatResponse:
         provider, request, http_request = self._wire_request(call, action)
         with map_transport_errors(provider.name, request.model):
@@ -160,20 +170,8 @@ class Client(BaseClient):
         recorder.start()
         error: BaseException | None = None
         try:
-            plan = self._plan(call, recorder)
-            while True:
-                match plan.next_action():
-                    case Attempt() as action:
-                        with recorder.attempt(action) as attempt:
-                            try:
-                                plan.record_success(self._open(call, action))
-                            except ProviderError as exc:
-                                attempt.fail(exc)
-                                plan.record_failure(exc)
-                    case Sleep(seconds=seconds):
-                        self._sleep(seconds)
-                    case Finish(result=OpenedStream() as opened):
-                        break
+            plan: CallPlan[OpenedStream[Iterator[bytes]]] = self._plan(call, recorder)
+            opened = self._drive(plan, recorder, functools.partial(self._open, call))
             recorder.record_first_chunk()
             session = opened.session
             try:
