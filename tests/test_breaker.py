@@ -109,3 +109,13 @@ def test_breakers_are_independent_per_key(clock: FakeClock) -> None:
 def test_invalid_policy_names_the_field(field: str, value: float) -> None:
     with pytest.raises(ConfigurationError, match=f"breaker.{field}"):
         BreakerPolicy(**{field: value})  # type: ignore[arg-type]
+
+
+def test_closing_can_require_several_successful_probes(clock: FakeClock) -> None:
+    board, _ = make_board(clock, failure_threshold=1, recovery_time=1, success_threshold=2)
+    fail(board)
+    clock.now += 1
+    for expected in (CircuitState.HALF_OPEN, CircuitState.CLOSED):
+        assert admit(board)
+        board.notify(board.get("p").record_success())
+        assert board.get("p").state is expected

@@ -199,3 +199,13 @@ def test_no_retry_on_a_route_whose_breaker_the_failure_just_opened() -> None:
     plan.record_failure(unavailable(A))
     expect_attempt(plan, B)
     assert events == [FallbackTaken(A, B, "server_error")]
+
+
+def test_a_late_stream_failure_counts_for_the_breaker_only_if_the_provider_is_at_fault() -> None:
+    clock = FakeClock()
+    board = BreakerBoard(BreakerPolicy(failure_threshold=1), clock)
+    plan = make_plan(clock, board=board)
+    plan.record_late_failure(A, BadRequestError("bad", provider="a", model="m1"))
+    assert board.get("a").state is CircuitState.CLOSED
+    plan.record_late_failure(A, unavailable(A))
+    assert board.get("a").state is CircuitState.OPEN

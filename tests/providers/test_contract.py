@@ -176,6 +176,9 @@ def test_status_decides_when_the_body_does_not(
         ),
         pytest.param({"retry-after": "Wed, 21 Oct 2026 07:28:30 GMT"}, None, id="http-date-without-date"),
         pytest.param({"retry-after": "soon"}, None, id="garbage"),
+        pytest.param(
+            {"retry-after": "soon", "date": "Wed, 21 Oct 2026 07:28:00 GMT"}, None, id="garbage-with-date"
+        ),
         pytest.param({"retry-after": "-3"}, None, id="negative"),
         pytest.param(
             {"retry-after-ms": "1500", "x-ms-retry-after-ms": "2500", "retry-after": "7"}, 1.5, id="ms-first"

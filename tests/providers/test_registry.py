@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from importlib import metadata
+
 import pytest
 
-from otel_llm.providers import BUILTIN, WIRES, Endpoint, known_names, lookup
+from otel_llm import providers
+from otel_llm.providers import BUILTIN, WIRES, Endpoint, ProviderSpec, known_names, lookup
 from otel_llm.providers.anthropic import AnthropicMessages
 from otel_llm.providers.gemini import GeminiGenerateContent
 from otel_llm.providers.openai import OpenAIChat
@@ -67,3 +70,23 @@ def test_known_names_include_the_builtins_sorted() -> None:
 
     assert {"openai", "anthropic", "gemini"} <= set(names)
     assert names == sorted(names)
+
+
+ACME = ProviderSpec(OpenAIChat, "https://api.acme.test/v1", "acme", "ACME_API_KEY")
+NOT_A_SPEC = object()
+
+
+def test_third_party_providers_come_from_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    points = [
+        metadata.EntryPoint("acme", "tests.providers.test_registry:ACME", providers.ENTRY_POINT_GROUP),
+        metadata.EntryPoint("junk", "tests.providers.test_registry:NOT_A_SPEC", providers.ENTRY_POINT_GROUP),
+    ]
+
+    def entry_points(*, group: str, name: str | None = None) -> list[metadata.EntryPoint]:
+        return [p for p in points if p.group == group and name in (None, p.name)]
+
+    monkeypatch.setattr(metadata, "entry_points", entry_points)
+    assert providers.lookup("acme") is ACME
+    assert providers.lookup("junk") is None  # an entry point that is not a ProviderSpec is ignored
+    assert providers.lookup("openai") is providers.BUILTIN["openai"]  # built-ins first
+    assert "acme" in providers.known_names()
