@@ -70,7 +70,3 @@ def test_no_module_is_a_grab_bag_or_too_long() -> None:
     assert too_long == []
     assert not list(PACKAGE.rglob("utils.py"))
 
-
-def test_no_bare_instrumentation_module_in_the_wheel_layout() -> None:
-    assert not (ROOT / "instrumentation" / "__init__.py").exists()
-    assert (ROOT / "instrumentation" / "otel_llm_instrumentation" / "__init__.py").exists()
