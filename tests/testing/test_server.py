@@ -82,7 +82,8 @@ def test_close_with_idle_keep_alive_connection_is_prompt() -> None:
         started = time.monotonic()
         server.close()
 
-        assert time.monotonic() - started < 2
+        # Bounded far below a keep-alive timeout, and loose enough for a loaded machine.
+        assert time.monotonic() - started < 10
 
 
 def test_close_interrupts_latency_and_slow_streams() -> None:
@@ -105,7 +106,7 @@ def test_close_interrupts_latency_and_slow_streams() -> None:
         time.sleep(0.05)
         started = time.monotonic()
         server.close()
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 10  # far below the 30 s the requests would otherwise take
         # No response had started: the client sees a dropped connection.
         assert isinstance(waiting.result(timeout=5), httpx.RemoteProtocolError)
         # The stream had started: it just ends, without its terminal event.
@@ -247,7 +248,8 @@ def test_request_log_is_a_copy(server: FakeProviderServer, http: httpx.Client) -
 
 
 def test_concurrent_requests(server: FakeProviderServer) -> None:
-    server.set_behavior("openai", Behavior(latency=0.2))
+    latency = 0.3
+    server.set_behavior("openai", Behavior(latency=latency))
 
     with httpx.Client(limits=httpx.Limits(max_connections=8)) as client, ThreadPoolExecutor(8) as pool:
         started = time.monotonic()
@@ -256,7 +258,9 @@ def test_concurrent_requests(server: FakeProviderServer) -> None:
 
     assert statuses == [200] * 8
     assert len(server.requests) == 8
-    assert elapsed < 4 * 0.2  # served in parallel: one by one would take 8 * 0.2 s
+    # A server handling requests one by one cannot finish in less than 8 x latency, however fast the
+    # machine; a parallel one misses this bound only on a machine slowed down eightfold.
+    assert elapsed < 8 * latency
 
 
 # ---------------------------------------------------------------- async clients
