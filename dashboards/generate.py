@@ -37,6 +37,8 @@ with warnings.catch_warnings():
     from grafana_foundation_sdk.models import common
     from grafana_foundation_sdk.models import dashboard as dashboard_models
 
+from otel_llm.telemetry import _instruments as inst
+
 DASHBOARD_PATH = Path(__file__).resolve().parent / "llm-overview.json"
 DASHBOARD_UID = "otel-llm-overview"
 
@@ -47,16 +49,17 @@ DATASOURCE = common.DataSourceRef(type_val="prometheus", uid="${datasource}")
 CALL_FILTER = 'job=~"$job", gen_ai_provider_name=~"$provider", gen_ai_request_model=~"$model"'
 PROVIDER_FILTER = 'job=~"$job", gen_ai_provider_name=~"$provider"'
 
-CALLS = "gen_ai_client_operation_duration_seconds_count"
-DURATION_BUCKETS = "gen_ai_client_operation_duration_seconds_bucket"
-TTFC_BUCKETS = "gen_ai_client_operation_time_to_first_chunk_seconds_bucket"
-TOKENS = "gen_ai_client_token_usage_sum"
-COST = "otel_llm_cost_usd_total"
-UNPRICED = "otel_llm_cost_unpriced_total"
-RETRIES = "otel_llm_retries_total"
-FALLBACKS = "otel_llm_fallbacks_total"
-CIRCUIT_STATE = "otel_llm_circuit_state"
-CIRCUIT_TRANSITIONS = "otel_llm_circuit_transitions_total"
+# Prometheus names derived from the metric registry, the single place metric names are defined.
+CALLS = f"{inst.OPERATION_DURATION.prometheus_name()}_count"
+DURATION_BUCKETS = f"{inst.OPERATION_DURATION.prometheus_name()}_bucket"
+TTFC_BUCKETS = f"{inst.TIME_TO_FIRST_CHUNK.prometheus_name()}_bucket"
+TOKENS = f"{inst.TOKEN_USAGE.prometheus_name()}_sum"
+COST = inst.COST.prometheus_name()
+UNPRICED = inst.UNPRICED_CALLS.prometheus_name()
+RETRIES = inst.RETRIES.prometheus_name()
+FALLBACKS = inst.FALLBACKS.prometheus_name()
+CIRCUIT_STATE = inst.CIRCUIT_STATE.prometheus_name()
+CIRCUIT_TRANSITIONS = inst.CIRCUIT_TRANSITIONS.prometheus_name()
 
 
 def _rate(metric: str, selector: str = CALL_FILTER) -> str:
