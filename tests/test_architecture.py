@@ -69,4 +69,3 @@ def test_no_module_is_a_grab_bag_or_too_long() -> None:
     too_long = [str(p.relative_to(ROOT)) for p in modules(PACKAGE) if len(p.read_text().splitlines()) > 800]
     assert too_long == []
     assert not list(PACKAGE.rglob("utils.py"))
-

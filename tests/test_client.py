@@ -17,6 +17,7 @@ from otel_llm import (
     StopAfterAttempts,
     StreamInterruptedError,
 )
+from otel_llm.providers import Endpoint
 from tests.conftest import FakeClock
 from tests.wire import (
     PROVIDERS,
@@ -279,9 +280,16 @@ def test_invalid_provider_configuration_names_the_field(providers: dict[str, obj
     assert info.value.field == field
 
 
-def test_api_key_never_appears_in_settings_repr() -> None:
+def test_api_key_never_appears_in_reprs() -> None:
     settings = otel_llm.ProviderSettings(api_key="sk-very-secret")
-    assert "sk-very-secret" not in repr(settings)
+    endpoint = Endpoint("openai", "https://api.openai.com/v1", "sk-very-secret", "openai")
+    assert "sk-very-secret" not in repr(settings) + repr(endpoint)
+
+
+def test_unknown_client_option_names_itself() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Client(retries=3)  # type: ignore[call-arg]
+    assert info.value.field == "retries"
 
 
 @pytest.mark.anyio

@@ -68,6 +68,17 @@ def test_otel_service_name_wins_over_the_argument() -> None:
     assert report["service"] == "from-env"
 
 
+def test_service_name_in_resource_attributes_wins_over_the_argument() -> None:
+    report = run_python(
+        "import otel_llm\nproviders = otel_llm.configure(service_name='chat-api')\n"
+        + textwrap.dedent(REPORT),
+        OTEL_TRACES_EXPORTER="none",
+        OTEL_METRICS_EXPORTER="none",
+        OTEL_RESOURCE_ATTRIBUTES="deployment.environment.name=prod,service.name=from-attrs",
+    )
+    assert report["service"] == "from-attrs"
+
+
 def test_leaves_an_application_s_own_providers_alone() -> None:
     code = """
         from opentelemetry import metrics, trace

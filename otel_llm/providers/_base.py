@@ -11,7 +11,7 @@ import contextlib
 import email.utils
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import httpx
@@ -71,7 +71,7 @@ class Endpoint:
 
     name: str
     base_url: str
-    api_key: str | None
+    api_key: str | None = field(repr=False)  # never printed: reprs end up in logs and tracebacks
     semconv_name: str
 
 

@@ -85,9 +85,12 @@ def configure(
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    defaults = {"service.name": service_name} if service_name else {}
-    # Resource.create() merges OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME over our defaults.
-    resource = Resource.create(defaults) if not os.environ.get("OTEL_SERVICE_NAME") else Resource.create()
+    # Attributes passed to Resource.create() override the environment's, so `service_name` is only a
+    # default: it applies when neither OTEL_SERVICE_NAME nor OTEL_RESOURCE_ATTRIBUTES names the service.
+    named_by_env = bool(os.environ.get("OTEL_SERVICE_NAME")) or "service.name=" in os.environ.get(
+        "OTEL_RESOURCE_ATTRIBUTES", ""
+    )
+    resource = Resource.create({} if named_by_env or not service_name else {"service.name": service_name})
 
     tracer_provider = TracerProvider(resource=resource)
     if _exporter_enabled("OTEL_TRACES_EXPORTER"):
