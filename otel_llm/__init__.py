@@ -11,7 +11,11 @@ Example:
     ...                         fallbacks=["anthropic:claude-haiku-4-5"])
 """
 
-from otel_llm._async_client import AsyncChatStream, AsyncClient
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from otel_llm._breaker import BreakerPolicy, CircuitState
 from otel_llm._client import ChatStream, Client
 from otel_llm._config import ProviderSettings, Timeout
@@ -34,7 +38,33 @@ from otel_llm._exceptions import (
 from otel_llm._policies import Exponential, FullJitter, RetryPolicy, StopAfterAttempts, StopAfterDelay
 from otel_llm._types import NOT_GIVEN, ChatChunk, ChatResponse, Message, Route, Usage
 from otel_llm._version import __version__
-from otel_llm.telemetry import TelemetryProviders, configure
+
+if TYPE_CHECKING:
+    from otel_llm._async_client import AsyncChatStream, AsyncClient
+    from otel_llm.telemetry._setup import TelemetryProviders, configure
+
+# Loaded on first access (PEP 562): most programs use one kind of client and call configure() once,
+# so the others need not pay for importing the asyncio shell or the SDK set-up module.
+_LAZY = {
+    "AsyncChatStream": "otel_llm._async_client",
+    "AsyncClient": "otel_llm._async_client",
+    "TelemetryProviders": "otel_llm.telemetry._setup",
+    "configure": "otel_llm.telemetry._setup",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'otel_llm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "NOT_GIVEN",

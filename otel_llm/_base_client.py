@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Generic, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 
 import httpx
 from typing_extensions import Unpack
@@ -47,7 +47,10 @@ from otel_llm._types import (
 )
 from otel_llm.providers import Provider
 from otel_llm.providers._base import parsing, provider_error
-from otel_llm.telemetry import CallRecorder, MeterProvider, RouteTarget, Telemetry, TracerProvider
+from otel_llm.telemetry import RouteTarget
+
+if TYPE_CHECKING:
+    from otel_llm.telemetry import CallRecorder, MeterProvider, Telemetry, TracerProvider
 
 logger = logging.getLogger("otel_llm")
 
@@ -133,7 +136,9 @@ class BaseClient:
         self._prices = config.get("prices") or PriceTable()
         self._warned_unpriced: set[Route] = set()
         self._targets: dict[Route, RouteTarget] = {}
-        self._telemetry = Telemetry(
+        from otel_llm.telemetry._handler import Telemetry  # deferred: see otel_llm.telemetry
+
+        self._telemetry: Telemetry = Telemetry(
             tracer_provider=config.get("tracer_provider"),
             meter_provider=config.get("meter_provider"),
             capture_content=config.get("capture_content"),

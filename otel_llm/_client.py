@@ -6,7 +6,7 @@ import functools
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from types import TracebackType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 from typing_extensions import Unpack
@@ -24,7 +24,9 @@ from otel_llm._base_client import (
 from otel_llm._engine import Attempt, CallPlan, Finish, Sleep
 from otel_llm._exceptions import ProviderError, StreamInterruptedError, map_transport_errors
 from otel_llm._types import ChatChunk, ChatResponse, MessageInput
-from otel_llm.telemetry import CallRecorder
+
+if TYPE_CHECKING:
+    from otel_llm.telemetry import CallRecorder
 
 T = TypeVar("T")
 

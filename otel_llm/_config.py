@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import httpx
 
@@ -94,16 +95,21 @@ def parse_route(text: object, field: str = "model") -> Route:
 
 def parse_messages(messages: object) -> tuple[Message, ...]:
     """Messages from `Message` objects or `{"role", "content"}` mappings."""
-    if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
+    # Concrete types first: ABC isinstance checks are slow, and this runs on every call.
+    is_sequence = isinstance(messages, (list, tuple)) or (
+        isinstance(messages, Sequence) and not isinstance(messages, (str, bytes))
+    )
+    if not is_sequence:
         raise ConfigurationError("messages", "expected a sequence of messages")
-    if not messages:
+    sequence = cast("Sequence[object]", messages)
+    if not sequence:
         raise ConfigurationError("messages", "must contain at least one message")
     parsed = []
-    for i, item in enumerate(messages):
+    for i, item in enumerate(sequence):
         if isinstance(item, Message):
             parsed.append(item)
             continue
-        if not isinstance(item, Mapping):
+        if type(item) is not dict and not isinstance(item, Mapping):
             raise ConfigurationError(f"messages[{i}]", "expected a Message or a mapping")
         role, content = item.get("role"), item.get("content")
         if not isinstance(role, str) or not role:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,3 +71,15 @@ def test_no_module_is_a_grab_bag_or_too_long() -> None:
     too_long = [str(p.relative_to(ROOT)) for p in modules(PACKAGE) if len(p.read_text().splitlines()) > 800]
     assert too_long == []
     assert not list(PACKAGE.rglob("utils.py"))
+
+
+def test_importing_the_package_loads_neither_opentelemetry_nor_asyncio() -> None:
+    # Import cost is measured by `make bench`; this pins the structural reason it stays low.
+    code = (
+        "import sys, otel_llm; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'opentelemetry', 'asyncio', 'pydantic'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"

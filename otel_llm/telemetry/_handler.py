@@ -38,6 +38,7 @@ from otel_llm._exceptions import AllRoutesFailedError, CircuitOpenError, Provide
 from otel_llm._types import ChatRequest, ChatResponse, Message, Route
 from otel_llm._version import __version__
 from otel_llm.telemetry import _instruments as inst
+from otel_llm.telemetry._route import RouteTarget
 
 logger = logging.getLogger("otel_llm.telemetry")
 
@@ -50,25 +51,6 @@ Attributes = dict[str, AttributeValue]
 P = ParamSpec("P")
 R = TypeVar("R")
 Resolver = Callable[[Route], "RouteTarget"]
-
-
-class RouteTarget:
-    """What telemetry needs to know about a route: its semconv provider name and server.
-
-    Attributes:
-        route: The route.
-        provider_name: `gen_ai.provider.name` value.
-        server_address: Host of the endpoint.
-        server_port: Port of the endpoint.
-    """
-
-    __slots__ = ("provider_name", "route", "server_address", "server_port")
-
-    def __init__(self, route: Route, provider_name: str, server_address: str, server_port: int) -> None:
-        self.route = route
-        self.provider_name = provider_name
-        self.server_address = server_address
-        self.server_port = server_port
 
 
 class _Recording(Protocol):
@@ -223,6 +205,7 @@ class CallRecorder:
         self._target = resolve(first)
         self._requested = first
         self._response: ChatResponse | None = None
+        self._attributes: Attributes | None = None
         self._started = 0.0
         self._first_chunk_at: float | None = None
         self._span: trace.Span = trace.INVALID_SPAN
@@ -374,7 +357,7 @@ class CallRecorder:
             attributes = self._metric_attributes()
             if error is not None:
                 error_type = _error_type(error)
-                attributes[inst.ERROR_TYPE] = error_type
+                attributes = {**attributes, inst.ERROR_TYPE: error_type}
                 self._span.set_attribute(inst.ERROR_TYPE, error_type)
                 self._span.set_status(Status(StatusCode.ERROR, str(error)[:500]))
                 self._span.record_exception(error)
@@ -390,6 +373,9 @@ class CallRecorder:
         return self._context
 
     def _metric_attributes(self) -> Attributes:
+        # Built once the serving route and response are known, then shared by every metric of the call.
+        if self._attributes is not None:
+            return self._attributes
         target = self._target
         attributes: Attributes = {
             inst.OPERATION_NAME: self._operation,
@@ -400,6 +386,7 @@ class CallRecorder:
         }
         if self._response is not None and self._response.model:
             attributes[inst.RESPONSE_MODEL] = self._response.model
+            self._attributes = attributes  # final: the response fixes route and response model
         return attributes
 
     def _record_input(self, messages: Sequence[Message]) -> None:
