@@ -25,12 +25,13 @@ from otel_llm._config import (
     build_provider,
     coerce_provider_settings,
     normalise_timeout,
-    parse_messages,
     parse_route,
 )
 from otel_llm._cost import cost_usd
 from otel_llm._engine import Attempt, CallPlan
 from otel_llm._exceptions import ConfigurationError
+from otel_llm._inputs import parse_messages, parse_response_format, parse_tool_choice, parse_tools
+from otel_llm._ndjson import NDJSONDecoder
 from otel_llm._policies import RetryPolicy
 from otel_llm._pricing import PriceTable
 from otel_llm._sse import SSEDecoder
@@ -42,7 +43,9 @@ from otel_llm._types import (
     ChatResponse,
     MessageInput,
     NotGiven,
+    ResponseFormat,
     Route,
+    Tool,
     Usage,
 )
 from otel_llm.providers import Provider
@@ -65,6 +68,9 @@ class ChatOptions(TypedDict, total=False):
         max_tokens: Upper bound on generated tokens.
         stop: Stop sequences.
         seed: Sampling seed, where supported.
+        tools: Functions the model may call (`Tool`, or `{"name", "description", "parameters"}`).
+        tool_choice: `"auto"`, `"none"`, `"required"` or the name of a declared tool.
+        response_format: `"json"` or a `JsonSchema` (use `parse()` to get a validated object back).
         timeout: Seconds per attempt, or a `Timeout`; default: the client's.
     """
 
@@ -74,6 +80,9 @@ class ChatOptions(TypedDict, total=False):
     max_tokens: int | None
     stop: Sequence[str] | None
     seed: int | None
+    tools: Sequence[Tool | Mapping[str, object]]
+    tool_choice: str | None
+    response_format: ResponseFormat | Mapping[str, object] | None
     timeout: float | Timeout | NotGiven
 
 
@@ -174,6 +183,7 @@ class BaseClient:
         for route in routes:
             self._provider(route.provider)
         stop = options.get("stop")
+        tools = parse_tools(options.get("tools"))
         request = ChatRequest(
             model=routes[0].model,
             messages=parse_messages(messages),
@@ -182,6 +192,9 @@ class BaseClient:
             max_tokens=options.get("max_tokens"),
             stop=tuple(stop) if stop else None,
             seed=options.get("seed"),
+            tools=tools,
+            tool_choice=parse_tool_choice(options.get("tool_choice"), tools),
+            response_format=parse_response_format(options.get("response_format")),
             stream=stream,
         )
         timeout = options.get("timeout", NOT_GIVEN)
@@ -270,7 +283,7 @@ class StreamSession:
         self.request = request
         self.route = route
         self._status_code = status_code
-        self._decoder = SSEDecoder()
+        self._decoder = SSEDecoder() if provider.framing == "sse" else NDJSONDecoder()
         self._accumulator = StreamAccumulator()
 
     @property
@@ -328,9 +341,9 @@ class OpenedStream(Generic[D]):
 
 def starts_stream(chunks: Sequence[ChatChunk]) -> bool:
     """Whether these chunks commit the call to its route: content (or the end) has arrived."""
-    return any(chunk.delta or chunk.final for chunk in chunks)
+    return any(chunk.delta or chunk.tool_calls or chunk.final for chunk in chunks)
 
 
 def visible(chunks: Sequence[ChatChunk]) -> list[ChatChunk]:
-    """The chunks a caller sees: those carrying text or a finish reason (not bare usage updates)."""
-    return [chunk for chunk in chunks if chunk.delta or chunk.finish_reason]
+    """The chunks a caller sees: text, tool-call fragments or a finish reason (not bare usage updates)."""
+    return [chunk for chunk in chunks if chunk.delta or chunk.tool_calls or chunk.finish_reason]

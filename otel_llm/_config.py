@@ -7,15 +7,14 @@ naming the offending field. The environment is read only here (API keys), never 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import cast
 
 import httpx
 
 from otel_llm import providers
 from otel_llm._exceptions import ConfigurationError
-from otel_llm._types import Message, Route
+from otel_llm._types import Route
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,33 +90,6 @@ def parse_route(text: object, field: str = "model") -> Route:
     if not sep or not provider or not model:
         raise ConfigurationError(field, f'expected "provider:model", got {text!r}')
     return Route(provider, model)
-
-
-def parse_messages(messages: object) -> tuple[Message, ...]:
-    """Messages from `Message` objects or `{"role", "content"}` mappings."""
-    # Concrete types first: ABC isinstance checks are slow, and this runs on every call.
-    is_sequence = isinstance(messages, (list, tuple)) or (
-        isinstance(messages, Sequence) and not isinstance(messages, (str, bytes))
-    )
-    if not is_sequence:
-        raise ConfigurationError("messages", "expected a sequence of messages")
-    sequence = cast("Sequence[object]", messages)
-    if not sequence:
-        raise ConfigurationError("messages", "must contain at least one message")
-    parsed = []
-    for i, item in enumerate(sequence):
-        if isinstance(item, Message):
-            parsed.append(item)
-            continue
-        if type(item) is not dict and not isinstance(item, Mapping):
-            raise ConfigurationError(f"messages[{i}]", "expected a Message or a mapping")
-        role, content = item.get("role"), item.get("content")
-        if not isinstance(role, str) or not role:
-            raise ConfigurationError(f"messages[{i}].role", "expected a non-empty string")
-        if not isinstance(content, str):
-            raise ConfigurationError(f"messages[{i}].content", "expected a string")
-        parsed.append(Message(role, content))
-    return tuple(parsed)
 
 
 def build_provider(

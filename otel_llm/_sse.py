@@ -10,13 +10,13 @@ from __future__ import annotations
 import codecs
 import re
 
-from otel_llm._types import SSEEvent
+from otel_llm._types import StreamEvent
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 class SSEDecoder:
-    """Turns chunks of bytes into `SSEEvent`s."""
+    """Turns chunks of bytes into `StreamEvent`s."""
 
     def __init__(self) -> None:
         # "utf-8-sig" drops one leading byte-order mark, as the standard's decoding step does.
@@ -26,7 +26,7 @@ class SSEDecoder:
         self._data: list[str] = []
         self._event: str | None = None
 
-    def feed(self, chunk: bytes) -> list[SSEEvent]:
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
         """Decode `chunk` and return the events it completed."""
         text = self._text.decode(chunk)
         if self._after_cr and text:
@@ -34,7 +34,7 @@ class SSEDecoder:
             text = text.removeprefix("\n")
             self._after_cr = False
         self._buffer += text
-        events: list[SSEEvent] = []
+        events: list[StreamEvent] = []
         while True:
             line, ending = self._next_line()
             if ending is None:
@@ -53,12 +53,12 @@ class SSEDecoder:
         self._buffer = self._buffer[match.end() :]
         return line, match.group()
 
-    def _process(self, line: str) -> SSEEvent | None:
+    def _process(self, line: str) -> StreamEvent | None:
         if not line:
             if not self._data:
                 self._event = None
                 return None
-            event = SSEEvent(data="\n".join(self._data), event=self._event)
+            event = StreamEvent(data="\n".join(self._data), event=self._event)
             self._data, self._event = [], None
             return event
         if line.startswith(":"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from otel_llm._types import ChatChunk, ChatResponse, Usage
+from otel_llm._types import ChatChunk, ChatResponse, ToolCall, Usage
 
 
 class StreamAccumulator:
@@ -12,10 +12,12 @@ class StreamAccumulator:
 
     Usage is merged field by field with the last known value winning: providers send cumulative
     counts (Anthropic's `message_delta`) or one final usage chunk (OpenAI), never deltas to add up.
+    Tool calls are assembled per index from their fragments (id and name first, then argument text).
     """
 
     def __init__(self) -> None:
         self._parts: list[str] = []
+        self._tool_calls: dict[int, _PendingToolCall] = {}
         self._finish_reasons: list[str] = []
         self._usage = Usage()
         self.id: str | None = None
@@ -31,6 +33,11 @@ class StreamAccumulator:
         """Fold one chunk in."""
         if chunk.delta:
             self._parts.append(chunk.delta)
+        for fragment in chunk.tool_calls:
+            pending = self._tool_calls.setdefault(fragment.index, _PendingToolCall())
+            pending.id = fragment.id or pending.id
+            pending.name = fragment.name or pending.name
+            pending.arguments.append(fragment.arguments)
         if chunk.finish_reason:
             self._finish_reasons.append(chunk.finish_reason)
         if chunk.usage is not None:
@@ -52,4 +59,19 @@ class StreamAccumulator:
             id=self.id,
             finish_reasons=tuple(self._finish_reasons),
             usage=self._usage,
+            tool_calls=tuple(
+                ToolCall.from_json(call.id, call.name, "".join(call.arguments))
+                for _, call in sorted(self._tool_calls.items())
+            ),
         )
+
+
+class _PendingToolCall:
+    """A streamed tool call being assembled from its fragments."""
+
+    __slots__ = ("arguments", "id", "name")
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.name = ""
+        self.arguments: list[str] = []

@@ -11,18 +11,18 @@ from collections.abc import Iterable
 import pytest
 
 from otel_llm._sse import SSEDecoder
-from otel_llm._types import SSEEvent
+from otel_llm._types import StreamEvent
 
 
-def decode(*chunks: bytes) -> list[SSEEvent]:
+def decode(*chunks: bytes) -> list[StreamEvent]:
     decoder = SSEDecoder()
-    events: list[SSEEvent] = []
+    events: list[StreamEvent] = []
     for chunk in chunks:
         events.extend(decoder.feed(chunk))
     return events
 
 
-def decode_pieces(raw: bytes, cuts: Iterable[int]) -> list[SSEEvent]:
+def decode_pieces(raw: bytes, cuts: Iterable[int]) -> list[StreamEvent]:
     """Decode `raw` cut at the given offsets."""
     bounds = [0, *cuts, len(raw)]
     return decode(*(raw[a:b] for a, b in itertools.pairwise(bounds)))
@@ -32,42 +32,42 @@ def decode_pieces(raw: bytes, cuts: Iterable[int]) -> list[SSEEvent]:
 
 
 def test_single_event() -> None:
-    assert decode(b'data: {"a": 1}\n\n') == [SSEEvent(data='{"a": 1}')]
+    assert decode(b'data: {"a": 1}\n\n') == [StreamEvent(data='{"a": 1}')]
 
 
 def test_multi_line_data_is_joined_with_newlines() -> None:
-    assert decode(b"data: first\ndata: second\ndata:third\n\n") == [SSEEvent(data="first\nsecond\nthird")]
+    assert decode(b"data: first\ndata: second\ndata:third\n\n") == [StreamEvent(data="first\nsecond\nthird")]
 
 
 def test_empty_data_lines_are_kept() -> None:
-    assert decode(b"data: a\ndata:\ndata: b\n\n") == [SSEEvent(data="a\n\nb")]
+    assert decode(b"data: a\ndata:\ndata: b\n\n") == [StreamEvent(data="a\n\nb")]
 
 
 def test_event_field_sets_the_type() -> None:
     raw = b'event: message_start\ndata: {"type": "message_start"}\n\n'
 
-    assert decode(raw) == [SSEEvent(data='{"type": "message_start"}', event="message_start")]
+    assert decode(raw) == [StreamEvent(data='{"type": "message_start"}', event="message_start")]
 
 
 def test_event_type_applies_to_one_event_only() -> None:
     raw = b"event: ping\ndata: 1\n\ndata: 2\n\n"
 
-    assert decode(raw) == [SSEEvent(data="1", event="ping"), SSEEvent(data="2")]
+    assert decode(raw) == [StreamEvent(data="1", event="ping"), StreamEvent(data="2")]
 
 
 def test_event_field_may_follow_data() -> None:
-    assert decode(b"data: x\nevent: error\n\n") == [SSEEvent(data="x", event="error")]
+    assert decode(b"data: x\nevent: error\n\n") == [StreamEvent(data="x", event="error")]
 
 
 def test_event_type_without_data_is_dropped_at_the_blank_line() -> None:
     # An event block without data is not dispatched, and its type does not leak into the next one.
-    assert decode(b"event: ping\n\ndata: 2\n\n") == [SSEEvent(data="2")]
+    assert decode(b"event: ping\n\ndata: 2\n\n") == [StreamEvent(data="2")]
 
 
 def test_comments_are_skipped() -> None:
     raw = b": keep-alive\n\n:\n\ndata: a\n: inside an event\ndata: b\n\n: OPENROUTER PROCESSING\n\n"
 
-    assert decode(raw) == [SSEEvent(data="a\nb")]
+    assert decode(raw) == [StreamEvent(data="a\nb")]
 
 
 def test_blank_lines_alone_dispatch_nothing() -> None:
@@ -78,32 +78,32 @@ def test_one_leading_space_is_stripped_once() -> None:
     raw = b"data:  two spaces\n\ndata:no space\n\ndata: trailing \n\n"
 
     assert decode(raw) == [
-        SSEEvent(data=" two spaces"),
-        SSEEvent(data="no space"),
-        SSEEvent(data="trailing "),
+        StreamEvent(data=" two spaces"),
+        StreamEvent(data="no space"),
+        StreamEvent(data="trailing "),
     ]
 
 
 def test_tab_after_colon_is_kept() -> None:
-    assert decode(b"data:\tvalue\n\n") == [SSEEvent(data="\tvalue")]
+    assert decode(b"data:\tvalue\n\n") == [StreamEvent(data="\tvalue")]
 
 
 def test_only_the_first_colon_separates_the_field() -> None:
     assert decode(b'data: {"url": "https://example.com:443/"}\n\n') == [
-        SSEEvent(data='{"url": "https://example.com:443/"}')
+        StreamEvent(data='{"url": "https://example.com:443/"}')
     ]
 
 
 def test_field_without_colon_has_an_empty_value() -> None:
     # "data" on its own line is the field `data` with the value "".
-    assert decode(b"data\ndata: x\n\n") == [SSEEvent(data="\nx")]
-    assert decode(b"data\n\n") == [SSEEvent(data="")]
+    assert decode(b"data\ndata: x\n\n") == [StreamEvent(data="\nx")]
+    assert decode(b"data\n\n") == [StreamEvent(data="")]
 
 
 def test_unknown_and_ignored_fields() -> None:
     raw = b"id: 42\nretry: 1000\nfoo: bar\nDATA: upper\ndata: kept\n\n"
 
-    assert decode(raw) == [SSEEvent(data="kept")]
+    assert decode(raw) == [StreamEvent(data="kept")]
 
 
 def test_field_names_are_case_sensitive() -> None:
@@ -119,19 +119,19 @@ def test_line_endings(newline: bytes) -> None:
     # rather than wait for a LF that never comes.
     raw = newline.join([b"event: a", b"data: 1", b"data: 2", b"", b": c", b"", b"data: 3", b"", b""])
 
-    assert decode(raw) == [SSEEvent(data="1\n2", event="a"), SSEEvent(data="3")]
+    assert decode(raw) == [StreamEvent(data="1\n2", event="a"), StreamEvent(data="3")]
 
 
 def test_mixed_line_endings() -> None:
     raw = b"data: 1\r\ndata: 2\rdata: 3\n\r\ndata: 4\r\rdata: 5\n\n"
 
-    assert decode(raw) == [SSEEvent(data="1\n2\n3"), SSEEvent(data="4"), SSEEvent(data="5")]
+    assert decode(raw) == [StreamEvent(data="1\n2\n3"), StreamEvent(data="4"), StreamEvent(data="5")]
 
 
 def test_crlf_split_between_cr_and_lf_is_one_line_ending() -> None:
     assert decode(b"data: a\r", b"\n", b"\r", b"\ndata: b\r\n\r\n") == [
-        SSEEvent(data="a"),
-        SSEEvent(data="b"),
+        StreamEvent(data="a"),
+        StreamEvent(data="b"),
     ]
 
 
@@ -139,7 +139,7 @@ def test_crlf_split_between_cr_and_lf_is_one_line_ending() -> None:
 
 
 def test_utf8_text() -> None:
-    assert decode("data: héllo ✓ 🎉 日本\n\n".encode()) == [SSEEvent(data="héllo ✓ 🎉 日本")]
+    assert decode("data: héllo ✓ 🎉 日本\n\n".encode()) == [StreamEvent(data="héllo ✓ 🎉 日本")]
 
 
 def test_multi_byte_character_split_across_chunks() -> None:
@@ -148,16 +148,16 @@ def test_multi_byte_character_split_across_chunks() -> None:
 
     for cut in range(1, 4):
         events = decode(b"data: " + emoji[:cut], emoji[cut:] + b"\n\n")
-        assert events == [SSEEvent(data="🎉")], cut
+        assert events == [StreamEvent(data="🎉")], cut
 
 
 def test_invalid_utf8_is_replaced_not_raised() -> None:
-    assert decode(b"data: a\xffb\n\n") == [SSEEvent(data="a\ufffdb")]
+    assert decode(b"data: a\xffb\n\n") == [StreamEvent(data="a\ufffdb")]
 
 
 def test_leading_byte_order_mark_is_stripped() -> None:
     # WHATWG decodes the stream with "UTF-8 decode", which drops one leading BOM.
-    assert decode(b"\xef\xbb\xbfdata: a\n\n") == [SSEEvent(data="a")]
+    assert decode(b"\xef\xbb\xbfdata: a\n\n") == [StreamEvent(data="a")]
 
 
 # --- end of stream ---------------------------------------------------------------------------------
@@ -166,7 +166,7 @@ def test_leading_byte_order_mark_is_stripped() -> None:
 def test_partial_event_is_not_dispatched() -> None:
     decoder = SSEDecoder()
 
-    assert decoder.feed(b"data: a\n\ndata: b\n") == [SSEEvent(data="a")]
+    assert decoder.feed(b"data: a\n\ndata: b\n") == [StreamEvent(data="a")]
     assert decoder.feed(b"data: c") == []
 
 
@@ -174,7 +174,7 @@ def test_partial_event_completes_when_the_rest_arrives() -> None:
     decoder = SSEDecoder()
 
     assert decoder.feed(b"data: b\n") == []
-    assert decoder.feed(b"\n") == [SSEEvent(data="b")]
+    assert decoder.feed(b"\n") == [StreamEvent(data="b")]
 
 
 def test_empty_feed_returns_nothing() -> None:
@@ -202,13 +202,13 @@ STREAM = (
 )
 
 
-def expected_stream_events() -> list[SSEEvent]:
+def expected_stream_events() -> list[StreamEvent]:
     return [
-        SSEEvent(data='{"type": "message_start"}', event="message_start"),
-        SSEEvent(data='{"text": "caf\u00e9 \u2713 \U0001f389"}'),
-        SSEEvent(data="line one\nline two\n"),
-        SSEEvent(data='{"type": "error"}', event="error"),
-        SSEEvent(data="[DONE]"),
+        StreamEvent(data='{"type": "message_start"}', event="message_start"),
+        StreamEvent(data='{"text": "caf\u00e9 \u2713 \U0001f389"}'),
+        StreamEvent(data="line one\nline two\n"),
+        StreamEvent(data='{"type": "error"}', event="error"),
+        StreamEvent(data="[DONE]"),
     ]
 
 

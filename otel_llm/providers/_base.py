@@ -12,7 +12,7 @@ import email.utils
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import httpx
 
@@ -28,7 +28,16 @@ from otel_llm._exceptions import (
     QuotaExceededError,
     RateLimitError,
 )
-from otel_llm._types import ChatChunk, ChatRequest, ChatResponse, SSEEvent
+from otel_llm._types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
+    StreamEvent,
+)
+
+Framing = Literal["sse", "ndjson"]
 
 
 class Provider(Protocol):
@@ -40,6 +49,8 @@ class Provider(Protocol):
     """The `gen_ai.provider.name` value for this endpoint."""
     server_address: str
     server_port: int
+    framing: Framing
+    """How a streamed body is framed: server-sent events, or one JSON object per line."""
 
     def build_request(self, request: ChatRequest) -> httpx.Request:
         """Translate a chat request into an HTTP request."""
@@ -49,12 +60,29 @@ class Provider(Protocol):
         """Parse a successful, fully read, non-streaming response."""
         ...
 
-    def parse_stream_event(self, event: SSEEvent, request: ChatRequest) -> ChatChunk | None:
+    def parse_stream_event(self, event: StreamEvent, request: ChatRequest) -> ChatChunk | None:
         """Parse one server-sent event; `None` for events that carry nothing (keep-alives)."""
         ...
 
-    def classify_error(self, response: httpx.Response, request: ChatRequest) -> ProviderError:
+    def classify_error(
+        self, response: httpx.Response, request: ChatRequest | EmbeddingsRequest
+    ) -> ProviderError:
         """Map an unsuccessful (fully read) response to our exception tree."""
+        ...
+
+
+@runtime_checkable
+class EmbeddingsProvider(Provider, Protocol):
+    """A provider that also offers embeddings."""
+
+    def build_embeddings_request(self, request: EmbeddingsRequest) -> httpx.Request:
+        """Translate an embeddings request into an HTTP request."""
+        ...
+
+    def parse_embeddings_response(
+        self, response: httpx.Response, request: EmbeddingsRequest
+    ) -> EmbeddingsResponse:
+        """Parse a successful, fully read embeddings response."""
         ...
 
 
@@ -77,6 +105,8 @@ class Endpoint:
 
 class EndpointProvider:
     """Shared constructor for providers: endpoint fields plus `server.address`/`server.port`."""
+
+    framing: Framing = "sse"
 
     def __init__(self, endpoint: Endpoint) -> None:
         url = httpx.URL(endpoint.base_url)
@@ -101,7 +131,9 @@ class MalformedResponse(ValueError):
 
 
 @contextlib.contextmanager
-def parsing(provider: str, request: ChatRequest, status_code: int, body: bytes | str) -> Iterator[None]:
+def parsing(
+    provider: str, request: ChatRequest | EmbeddingsRequest, status_code: int, body: bytes | str
+) -> Iterator[None]:
     """Turn `MalformedResponse` raised inside the block into `ProviderProtocolError`."""
     try:
         yield
@@ -164,6 +196,14 @@ def opt_int(value: object, path: str) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     raise MalformedResponse(f"expected a non-negative integer at {path}")
+
+
+def vector(value: object, path: str) -> tuple[float, ...]:
+    """`value` as an embedding vector: a non-empty array of numbers."""
+    items = arr(value, path)
+    if not items or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in items):
+        raise MalformedResponse(f"expected a non-empty array of numbers at {path}")
+    return tuple(float(x) for x in items)  # type: ignore[arg-type]  # checked just above
 
 
 def add_counts(*counts: int | None) -> int | None:
@@ -265,7 +305,7 @@ def provider_error(
 
 def error_for_status(
     response: httpx.Response,
-    request: ChatRequest,
+    request: ChatRequest | EmbeddingsRequest,
     provider: str,
     message: str,
     kind: ErrorKind | None = None,

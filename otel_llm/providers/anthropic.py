@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import httpx
 
 from otel_llm._exceptions import ErrorKind, ProviderError
-from otel_llm._types import ChatChunk, ChatRequest, ChatResponse, SSEEvent, Usage
+from otel_llm._types import ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, StreamEvent, Usage
 from otel_llm.providers._base import (
     EndpointProvider,
     MalformedResponse,
@@ -58,7 +58,7 @@ class AnthropicMessages(EndpointProvider):
 
     def build_request(self, request: ChatRequest) -> httpx.Request:
         """Translate a chat request; system messages move to the top-level `system` field."""
-        system = "\n\n".join(m.content for m in request.messages if m.role == "system")
+        system = "\n\n".join(m.text for m in request.messages if m.role == "system")
         body: dict[str, object] = {
             "model": request.model,
             "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
@@ -101,7 +101,7 @@ class AnthropicMessages(EndpointProvider):
                 usage=_usage(payload.get("usage")),
             )
 
-    def parse_stream_event(self, event: SSEEvent, request: ChatRequest) -> ChatChunk | None:
+    def parse_stream_event(self, event: StreamEvent, request: ChatRequest) -> ChatChunk | None:
         """Parse one event of the `message_start` ... `message_stop` sequence."""
         kind = event.event
         if kind in ("ping", "content_block_start", "content_block_stop"):
@@ -142,7 +142,9 @@ class AnthropicMessages(EndpointProvider):
             )
         return None  # event types added after this module was written carry nothing we use
 
-    def classify_error(self, response: httpx.Response, request: ChatRequest) -> ProviderError:
+    def classify_error(
+        self, response: httpx.Response, request: ChatRequest | EmbeddingsRequest
+    ) -> ProviderError:
         """Classify `{"type": "error", "error": {"type", "message"}}` bodies."""
         message, kind = "", None
         try:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import httpx
 
 from otel_llm._exceptions import ErrorKind, ProviderError
-from otel_llm._types import ChatChunk, ChatRequest, ChatResponse, SSEEvent, Usage
+from otel_llm._types import ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, StreamEvent, Usage
 from otel_llm.providers._base import (
     EndpointProvider,
     MalformedResponse,
@@ -105,7 +105,7 @@ class GeminiGenerateContent(EndpointProvider):
                 usage=_usage(payload.get("usageMetadata")),
             )
 
-    def parse_stream_event(self, event: SSEEvent, request: ChatRequest) -> ChatChunk | None:
+    def parse_stream_event(self, event: StreamEvent, request: ChatRequest) -> ChatChunk | None:
         """Parse one streamed `GenerateContentResponse`; the one with a finish reason ends the stream."""
         payload = obj(decode_json(event.data, "stream event"), "stream event")
         if "error" in payload:
@@ -125,7 +125,9 @@ class GeminiGenerateContent(EndpointProvider):
             final=bool(reasons),
         )
 
-    def classify_error(self, response: httpx.Response, request: ChatRequest) -> ProviderError:
+    def classify_error(
+        self, response: httpx.Response, request: ChatRequest | EmbeddingsRequest
+    ) -> ProviderError:
         """Classify `{"error": {"code", "message", "status", "details"}}` bodies."""
         try:
             payload = obj(decode_json(response.content), "body")

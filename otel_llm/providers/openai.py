@@ -10,7 +10,22 @@ from collections.abc import Mapping
 import httpx
 
 from otel_llm._exceptions import ErrorKind, ProviderError
-from otel_llm._types import ChatChunk, ChatRequest, ChatResponse, SSEEvent, Usage
+from otel_llm._types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    ContentPart,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
+    Message,
+    ResponseFormat,
+    StreamEvent,
+    TextPart,
+    Tool,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
 from otel_llm.providers._base import (
     EndpointProvider,
     MalformedResponse,
@@ -23,6 +38,7 @@ from otel_llm.providers._base import (
     opt_str,
     parsing,
     provider_error,
+    vector,
 )
 
 # https://platform.openai.com/docs/api-reference/chat/object (finish_reason)
@@ -53,7 +69,7 @@ class OpenAIChat(EndpointProvider):
         """Translate a chat request into `POST /chat/completions`."""
         body: dict[str, object] = {
             "model": request.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [_message(m) for m in request.messages],
         }
         optional = {
             "temperature": request.temperature,
@@ -61,42 +77,91 @@ class OpenAIChat(EndpointProvider):
             "max_tokens": request.max_tokens,
             "stop": list(request.stop) if request.stop else None,
             "seed": request.seed,
+            "tools": [_tool(t) for t in request.tools] or None,
+            "tool_choice": _tool_choice(request.tool_choice),
+            "response_format": _response_format(request.response_format),
         }
         body.update((k, v) for k, v in optional.items() if v is not None)
         if request.stream:
             # Without include_usage a stream reports no tokens at all; always ask for them.
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
-        headers = {"content-type": "application/json", "x-otel-llm-attempt": str(request.attempt)}
+        return httpx.Request(
+            "POST", self._chat_url(request), headers=self._headers(request.attempt), content=encode_json(body)
+        )
+
+    def build_embeddings_request(self, request: EmbeddingsRequest) -> httpx.Request:
+        """Translate an embeddings request into `POST /embeddings` (float vectors)."""
+        body: dict[str, object] = {
+            "model": request.model,
+            "input": list(request.inputs),
+            "encoding_format": "float",
+        }
+        if request.dimensions is not None:
+            body["dimensions"] = request.dimensions
+        return httpx.Request(
+            "POST",
+            self._url("/embeddings"),
+            headers=self._headers(request.attempt),
+            content=encode_json(body),
+        )
+
+    def parse_embeddings_response(
+        self, response: httpx.Response, request: EmbeddingsRequest
+    ) -> EmbeddingsResponse:
+        """Parse `{data: [{index, embedding}], model, usage}`; vectors come back in input order."""
+        with parsing(self.name, request, response.status_code, response.content):
+            payload = obj(decode_json(response.content), "body")
+            items = []
+            for i, raw in enumerate(arr(payload.get("data"), "data")):
+                item = obj(raw, f"data[{i}]")
+                index = opt_int(item.get("index", i), f"data[{i}].index")
+                items.append(
+                    (i if index is None else index, vector(item.get("embedding"), f"data[{i}].embedding"))
+                )
+            if len(items) != len(request.inputs):
+                raise MalformedResponse(f"expected {len(request.inputs)} embeddings, got {len(items)}")
+            usage = obj(payload.get("usage", {}), "usage")
+            return EmbeddingsResponse(
+                vectors=tuple(v for _, v in sorted(items, key=lambda pair: pair[0])),
+                model=opt_str(payload.get("model"), "model"),
+                usage=Usage(input_tokens=opt_int(usage.get("prompt_tokens"), "usage.prompt_tokens")),
+            )
+
+    def _chat_url(self, request: ChatRequest) -> httpx.URL:
+        return self._url("/chat/completions")
+
+    def _headers(self, attempt: int) -> dict[str, str]:
+        headers = {"content-type": "application/json", "x-otel-llm-attempt": str(attempt)}
         if self._api_key:
             headers["authorization"] = f"Bearer {self._api_key}"
-        return httpx.Request(
-            "POST", self._url("/chat/completions"), headers=headers, content=encode_json(body)
-        )
+        return headers
 
     def parse_response(self, response: httpx.Response, request: ChatRequest) -> ChatResponse:
         """Parse a `chat.completion` object."""
         with parsing(self.name, request, response.status_code, response.content):
             payload = obj(decode_json(response.content), "body")
             choices = arr(payload.get("choices"), "choices")
-            texts: list[str] = []
             reasons: list[str] = []
+            first: Mapping[str, object] = {}
             for i, raw_choice in enumerate(choices):
                 choice = obj(raw_choice, f"choices[{i}]")
                 message = obj(choice.get("message"), f"choices[{i}].message")
-                texts.append(opt_str(message.get("content"), f"choices[{i}].message.content") or "")
+                first = first or message
                 reason = opt_str(choice.get("finish_reason"), f"choices[{i}].finish_reason")
                 if reason is not None:
                     reasons.append(_FINISH_REASONS.get(reason, reason))
             return ChatResponse(
-                text=texts[0] if texts else "",
+                text=opt_str(first.get("content"), "choices[0].message.content") or "",
                 model=opt_str(payload.get("model"), "model"),
                 id=opt_str(payload.get("id"), "id"),
                 finish_reasons=tuple(reasons),
                 usage=_usage(payload.get("usage")),
+                tool_calls=_tool_calls(first.get("tool_calls")),
+                refusal=opt_str(first.get("refusal"), "choices[0].message.refusal"),
             )
 
-    def parse_stream_event(self, event: SSEEvent, request: ChatRequest) -> ChatChunk | None:
+    def parse_stream_event(self, event: StreamEvent, request: ChatRequest) -> ChatChunk | None:
         """Parse one `chat.completion.chunk` event (or the `[DONE]` terminator)."""
         if event.data == "[DONE]":
             return ChatChunk(final=True)
@@ -109,6 +174,7 @@ class OpenAIChat(EndpointProvider):
                 model=request.model,
             )
         delta_text = ""
+        tool_deltas: tuple[ToolCallDelta, ...] = ()
         finish: str | None = None
         # Azure sends chunks with `choices: []` (prompt filter results); the usage chunk has none too.
         for i, raw_choice in enumerate(arr(payload.get("choices", []), "choices")):
@@ -117,18 +183,22 @@ class OpenAIChat(EndpointProvider):
                 continue
             delta = obj(choice.get("delta", {}), f"choices[{i}].delta")
             delta_text = opt_str(delta.get("content"), "delta.content") or ""
+            tool_deltas = _tool_call_deltas(delta.get("tool_calls"))
             reason = opt_str(choice.get("finish_reason"), "finish_reason")
             finish = _FINISH_REASONS.get(reason, reason) if reason else None
         raw_usage = payload.get("usage")
         return ChatChunk(
             delta=delta_text,
+            tool_calls=tool_deltas,
             finish_reason=finish,
             usage=_usage(raw_usage) if raw_usage is not None else None,
             id=opt_str(payload.get("id"), "id"),
             model=opt_str(payload.get("model"), "model"),
         )
 
-    def classify_error(self, response: httpx.Response, request: ChatRequest) -> ProviderError:
+    def classify_error(
+        self, response: httpx.Response, request: ChatRequest | EmbeddingsRequest
+    ) -> ProviderError:
         """Classify `{"error": {"message", "type", "code"}}` bodies by status and code."""
         try:
             payload = obj(decode_json(response.content), "body")
@@ -136,6 +206,92 @@ class OpenAIChat(EndpointProvider):
             payload = {}
         message = _error_message(payload) if "error" in payload else ""
         return error_for_status(response, request, self.name, message, _error_kind(payload))
+
+
+def _message(message: Message) -> dict[str, object]:
+    wire: dict[str, object] = {"role": message.role}
+    if isinstance(message.content, str):
+        wire["content"] = message.content
+    else:
+        wire["content"] = [_part(part) for part in message.content]
+    if message.tool_calls:
+        wire["content"] = wire["content"] or None  # an assistant turn that only calls tools
+        wire["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.raw_arguments}}
+            for c in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        wire["tool_call_id"] = message.tool_call_id
+    return wire
+
+
+def _part(part: ContentPart) -> dict[str, object]:
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    url = part.url if part.url is not None else f"data:{part.media_type};base64,{part.data}"
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def _tool(tool: Tool) -> dict[str, object]:
+    function: dict[str, object] = {"name": tool.name, "parameters": dict(tool.parameters)}
+    if tool.description:
+        function["description"] = tool.description
+    return {"type": "function", "function": function}
+
+
+def _tool_choice(choice: str | None) -> object:
+    if choice is None or choice in ("auto", "none", "required"):
+        return choice
+    return {"type": "function", "function": {"name": choice}}
+
+
+def _response_format(response_format: ResponseFormat | None) -> object:
+    if response_format is None:
+        return None
+    if response_format == "json":
+        return {"type": "json_object"}
+    schema = response_format
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": schema.name, "schema": dict(schema.schema), "strict": schema.strict},
+    }
+
+
+def _tool_calls(raw: object) -> tuple[ToolCall, ...]:
+    if raw is None:
+        return ()
+    calls = []
+    for i, item in enumerate(arr(raw, "tool_calls")):
+        call = obj(item, f"tool_calls[{i}]")
+        function = obj(call.get("function"), f"tool_calls[{i}].function")
+        calls.append(
+            ToolCall.from_json(
+                opt_str(call.get("id"), f"tool_calls[{i}].id") or "",
+                opt_str(function.get("name"), f"tool_calls[{i}].function.name") or "",
+                opt_str(function.get("arguments"), f"tool_calls[{i}].function.arguments") or "",
+            )
+        )
+    return tuple(calls)
+
+
+def _tool_call_deltas(raw: object) -> tuple[ToolCallDelta, ...]:
+    if raw is None:
+        return ()
+    deltas = []
+    for i, item in enumerate(arr(raw, "delta.tool_calls")):
+        call = obj(item, f"delta.tool_calls[{i}]")
+        function = obj(call.get("function", {}), f"delta.tool_calls[{i}].function")
+        index = opt_int(call.get("index", i), f"delta.tool_calls[{i}].index")
+        deltas.append(
+            ToolCallDelta(
+                index=i if index is None else index,
+                id=opt_str(call.get("id"), f"delta.tool_calls[{i}].id"),
+                name=opt_str(function.get("name"), f"delta.tool_calls[{i}].function.name"),
+                arguments=opt_str(function.get("arguments"), f"delta.tool_calls[{i}].function.arguments")
+                or "",
+            )
+        )
+    return tuple(deltas)
 
 
 def _error_kind(payload: Mapping[str, object]) -> ErrorKind | None:

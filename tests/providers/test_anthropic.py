@@ -16,7 +16,7 @@ from otel_llm._exceptions import (
     QuotaExceededError,
     RateLimitError,
 )
-from otel_llm._types import ChatRequest, Message, SSEEvent, Usage
+from otel_llm._types import ChatRequest, Message, StreamEvent, Usage
 from otel_llm.providers.anthropic import AnthropicMessages
 
 from ._support import (
@@ -429,11 +429,11 @@ def test_stream_without_message_stop_is_not_complete(provider: AnthropicMessages
 
 
 def test_ping_is_a_keep_alive(provider: AnthropicMessages, request_: ChatRequest) -> None:
-    assert parse_event(provider, request_, SSEEvent(data='{"type": "ping"}', event="ping")) is None
+    assert parse_event(provider, request_, StreamEvent(data='{"type": "ping"}', event="ping")) is None
 
 
 def test_unknown_event_types_are_ignored(provider: AnthropicMessages, request_: ChatRequest) -> None:
-    event = SSEEvent(data='{"type": "citations_delta_v9", "index": 0}', event="citations_delta_v9")
+    event = StreamEvent(data='{"type": "citations_delta_v9", "index": 0}', event="citations_delta_v9")
 
     assert parse_event(provider, request_, event) is None
 
@@ -441,7 +441,7 @@ def test_unknown_event_types_are_ignored(provider: AnthropicMessages, request_: 
 def test_event_type_falls_back_to_the_data_type_field(
     provider: AnthropicMessages, request_: ChatRequest
 ) -> None:
-    chunk = parse_event(provider, request_, SSEEvent(data='{"type": "message_stop"}'))
+    chunk = parse_event(provider, request_, StreamEvent(data='{"type": "message_stop"}'))
 
     assert chunk is not None
     assert chunk.final
@@ -452,7 +452,7 @@ def test_message_start_usage_without_message_delta(
 ) -> None:
     name, payload = STREAM_EVENTS[0]
 
-    chunk = parse_event(provider, request_, SSEEvent(data=json.dumps(payload), event=name))
+    chunk = parse_event(provider, request_, StreamEvent(data=json.dumps(payload), event=name))
 
     assert chunk is not None
     assert chunk.usage == Usage(
@@ -465,7 +465,7 @@ def test_message_delta_without_input_counts_leaves_input_unknown(
 ) -> None:
     name, payload = STREAM_EVENTS[6]
 
-    chunk = parse_event(provider, request_, SSEEvent(data=json.dumps(payload), event=name))
+    chunk = parse_event(provider, request_, StreamEvent(data=json.dumps(payload), event=name))
 
     assert chunk is not None
     assert chunk.usage is not None
@@ -505,7 +505,7 @@ def test_malformed_stream_event_is_a_protocol_error(
 ) -> None:
     with pytest.raises(ProviderProtocolError) as caught:
         parse_event(
-            provider, request_, SSEEvent(data='{"type": "message_start", "mess', event="message_start")
+            provider, request_, StreamEvent(data='{"type": "message_start", "mess', event="message_start")
         )
 
     assert caught.value.provider == "anthropic"
@@ -676,7 +676,7 @@ def test_mangled_stream_events_parse_or_raise_provider_errors(
     event_type = name if with_event_field else None
     assert_robust(
         mangled(event),
-        lambda payload: parse_event(provider, request_, SSEEvent(data=json.dumps(payload), event=event_type)),
+        lambda payload: parse_event(provider, request_, StreamEvent(data=json.dumps(payload), event=event_type)),
     )
 
 

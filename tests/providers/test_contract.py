@@ -16,7 +16,7 @@ from otel_llm._exceptions import (
     QuotaExceededError,
     RateLimitError,
 )
-from otel_llm._types import ChatRequest, Message, SSEEvent
+from otel_llm._types import ChatRequest, Message, StreamEvent
 from otel_llm.providers import Provider
 from otel_llm.providers.anthropic import AnthropicMessages
 from otel_llm.providers.gemini import GeminiGenerateContent
@@ -235,7 +235,7 @@ def test_malformed_stream_event_is_a_protocol_error(
     provider: Provider, request_: ChatRequest, data: str
 ) -> None:
     # Anthropic names its event types; the others rely on the payload alone.
-    event = SSEEvent(data=data, event="message_start" if provider.name == "anthropic" else None)
+    event = StreamEvent(data=data, event="message_start" if provider.name == "anthropic" else None)
 
     with pytest.raises(ProviderProtocolError) as caught:
         parse_event(provider, request_, event)

@@ -16,7 +16,7 @@ from otel_llm._exceptions import (
     QuotaExceededError,
     RateLimitError,
 )
-from otel_llm._types import ChatRequest, Message, SSEEvent, Usage
+from otel_llm._types import ChatRequest, Message, StreamEvent, Usage
 from otel_llm.providers.gemini import GeminiGenerateContent
 
 from ._support import (
@@ -415,7 +415,7 @@ def test_stream_chunk_without_candidates_carries_usage_only(
 ) -> None:
     payload = {"usageMetadata": {"promptTokenCount": 9, "totalTokenCount": 9}, "modelVersion": MODEL}
 
-    chunk = parse_event(provider, request_, SSEEvent(data=json.dumps(payload)))
+    chunk = parse_event(provider, request_, StreamEvent(data=json.dumps(payload)))
 
     assert chunk is not None
     assert chunk.delta == ""
@@ -457,7 +457,7 @@ def test_malformed_stream_event_is_a_protocol_error(
     provider: GeminiGenerateContent, request_: ChatRequest
 ) -> None:
     with pytest.raises(ProviderProtocolError) as caught:
-        parse_event(provider, request_, SSEEvent(data='{"candidates": [{"content": {"parts": [{"text": "The'))
+        parse_event(provider, request_, StreamEvent(data='{"candidates": [{"content": {"parts": [{"text": "The'))
 
     assert caught.value.provider == "gemini"
 
@@ -683,7 +683,7 @@ def test_mangled_stream_events_parse_or_raise_provider_errors(
     provider: GeminiGenerateContent, request_: ChatRequest, event: JSON
 ) -> None:
     assert_robust(
-        mangled(event), lambda payload: parse_event(provider, request_, SSEEvent(data=json.dumps(payload)))
+        mangled(event), lambda payload: parse_event(provider, request_, StreamEvent(data=json.dumps(payload)))
     )
 
 
@@ -700,7 +700,7 @@ def test_mangled_error_bodies_still_classify(
 def test_mid_stream_resource_exhausted_is_a_rate_limit(
     provider: GeminiGenerateContent, request_: ChatRequest
 ) -> None:
-    event = SSEEvent(json.dumps({"error": {"code": 429, "message": "quota", "status": "RESOURCE_EXHAUSTED"}}))
+    event = StreamEvent(json.dumps({"error": {"code": 429, "message": "quota", "status": "RESOURCE_EXHAUSTED"}}))
     with pytest.raises(ProviderError) as info:
         provider.parse_stream_event(event, request_)
     assert info.value.kind == "rate_limit"

@@ -17,7 +17,7 @@ from otel_llm._exceptions import (
     QuotaExceededError,
     RateLimitError,
 )
-from otel_llm._types import ChatRequest, Message, SSEEvent, Usage
+from otel_llm._types import ChatRequest, Message, StreamEvent, Usage
 from otel_llm.providers.openai import OpenAIChat
 
 from ._support import (
@@ -408,7 +408,7 @@ def test_stream_with_crlf_framing(provider: OpenAIChat) -> None:
 
 
 def test_done_marker_is_final_and_carries_nothing(provider: OpenAIChat, request_: ChatRequest) -> None:
-    chunk = parse_event(provider, request_, SSEEvent(data="[DONE]"))
+    chunk = parse_event(provider, request_, StreamEvent(data="[DONE]"))
 
     assert chunk is not None
     assert chunk.final
@@ -427,7 +427,7 @@ def test_stream_without_done_is_not_complete(provider: OpenAIChat) -> None:
 
 
 def test_stream_usage_chunk_with_empty_choices(provider: OpenAIChat, request_: ChatRequest) -> None:
-    chunk = parse_event(provider, request_, SSEEvent(data=json.dumps(STREAM_EVENTS[-1])))
+    chunk = parse_event(provider, request_, StreamEvent(data=json.dumps(STREAM_EVENTS[-1])))
 
     assert chunk is not None
     assert chunk.delta == ""
@@ -438,7 +438,7 @@ def test_stream_usage_chunk_with_empty_choices(provider: OpenAIChat, request_: C
 
 
 def test_content_chunks_carry_no_usage(provider: OpenAIChat, request_: ChatRequest) -> None:
-    chunk = parse_event(provider, request_, SSEEvent(data=json.dumps(STREAM_EVENTS[1])))
+    chunk = parse_event(provider, request_, StreamEvent(data=json.dumps(STREAM_EVENTS[1])))
 
     assert chunk is not None
     assert chunk.delta == "Hello"
@@ -500,7 +500,7 @@ def test_mid_stream_error_event_raises(
 
 def test_malformed_stream_event_is_a_protocol_error(provider: OpenAIChat, request_: ChatRequest) -> None:
     with pytest.raises(ProviderProtocolError) as caught:
-        parse_event(provider, request_, SSEEvent(data='{"choices": [{"delta": '))
+        parse_event(provider, request_, StreamEvent(data='{"choices": [{"delta": '))
 
     assert caught.value.provider == "openai"
 
@@ -755,7 +755,7 @@ def test_mangled_stream_events_parse_or_raise_provider_errors(
     provider: OpenAIChat, request_: ChatRequest, event: JSON
 ) -> None:
     assert_robust(
-        mangled(event), lambda payload: parse_event(provider, request_, SSEEvent(data=json.dumps(payload)))
+        mangled(event), lambda payload: parse_event(provider, request_, StreamEvent(data=json.dumps(payload)))
     )
 
 

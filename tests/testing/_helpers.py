@@ -20,7 +20,7 @@ AUTH_HEADERS = {
 
 
 @dataclass(frozen=True)
-class SSEEvent:
+class StreamEvent:
     event: str | None
     data: str
 
@@ -28,16 +28,16 @@ class SSEEvent:
         return json.loads(self.data)
 
 
-def parse_sse(raw: bytes) -> list[SSEEvent]:
+def parse_sse(raw: bytes) -> list[StreamEvent]:
     """WHATWG-style parsing; an unterminated trailing event is dropped, as the spec says."""
-    events: list[SSEEvent] = []
+    events: list[StreamEvent] = []
     event: str | None = None
     data: list[str] = []
     text = raw.decode().replace("\r\n", "\n").replace("\r", "\n")
     for line in text.split("\n"):
         if not line:
             if data or event is not None:
-                events.append(SSEEvent(event, "\n".join(data)))
+                events.append(StreamEvent(event, "\n".join(data)))
             event, data = None, []
             continue
         if line.startswith(":"):
@@ -104,13 +104,13 @@ def stream_events(
     client: httpx.Client,
     provider: str,
     **options: Any,
-) -> tuple[httpx.Response, list[SSEEvent]]:
+) -> tuple[httpx.Response, list[StreamEvent]]:
     """Send one streaming request, read to EOF and parse the events."""
     response = call(server, client, provider, stream=True, **options)
     return response, parse_sse(response.content)
 
 
-def content_pieces(provider: str, events: list[SSEEvent]) -> list[str]:
+def content_pieces(provider: str, events: list[StreamEvent]) -> list[str]:
     """The text deltas of a stream, one per content chunk."""
     wire = provider_of(provider)
     pieces: list[str] = []
@@ -134,7 +134,7 @@ def content_pieces(provider: str, events: list[SSEEvent]) -> list[str]:
     return pieces
 
 
-def has_terminator(provider: str, events: list[SSEEvent]) -> bool:
+def has_terminator(provider: str, events: list[StreamEvent]) -> bool:
     """Whether the stream ended with its provider's terminal event."""
     if not events:
         return False
