@@ -34,9 +34,10 @@ from otel_llm._exceptions import (
     QuotaExceededError,
     RateLimitError,
     StreamInterruptedError,
+    StructuredOutputError,
 )
 from otel_llm._policies import Exponential, FullJitter, RetryPolicy, StopAfterAttempts, StopAfterDelay
-from otel_llm._types import NOT_GIVEN, ChatChunk, ChatResponse, Message, Route, Usage
+from otel_llm._types import NOT_GIVEN, ChatChunk, ChatResponse, Message, Route, Tool, ToolCall, Usage
 from otel_llm._version import __version__
 
 if TYPE_CHECKING:
@@ -98,8 +99,11 @@ __all__ = [
     "StopAfterAttempts",
     "StopAfterDelay",
     "StreamInterruptedError",
+    "StructuredOutputError",
     "TelemetryProviders",
     "Timeout",
+    "Tool",
+    "ToolCall",
     "Usage",
     "__version__",
     "configure",

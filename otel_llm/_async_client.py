@@ -14,6 +14,7 @@ from otel_llm._base_client import (
     BaseClient,
     ChatOptions,
     ClientConfig,
+    EmbedOptions,
     OpenedStream,
     PreparedCall,
     StreamSession,
@@ -22,7 +23,15 @@ from otel_llm._base_client import (
 )
 from otel_llm._engine import Attempt, CallPlan, Finish, Sleep
 from otel_llm._exceptions import ProviderError, StreamInterruptedError, map_transport_errors
-from otel_llm._types import ChatChunk, ChatResponse, MessageInput
+from otel_llm._structured import ParsedResponse
+from otel_llm._types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
+    MessageInput,
+)
 
 if TYPE_CHECKING:
     from otel_llm.telemetry import CallRecorder
@@ -92,6 +101,59 @@ class AsyncClient(BaseClient):
             recorder.record_response(response)
             return response
 
+    async def parse(
+        self,
+        model: str,
+        messages: Sequence[MessageInput],
+        output_type: type[T],
+        **options: Unpack[ChatOptions],
+    ) -> ParsedResponse[T]:
+        """Ask for JSON matching `output_type`'s schema and return the reply validated into it.
+
+        Uses the provider's native JSON-schema mode where it has one. Any type pydantic can validate
+        works: a `BaseModel`, a dataclass, `list[str]`, ...
+
+        Args:
+            model: The first route, `"provider:model"`.
+            messages: The conversation.
+            output_type: The type to produce.
+            **options: See `ChatOptions` (`response_format` is set from `output_type`).
+
+        Returns:
+            The validated `output` and the underlying `response`.
+
+        Raises:
+            StructuredOutputError: The model refused or replied with invalid data; `.raw_text` keeps it.
+            AllRoutesFailedError: Every route failed.
+        """
+        target = self._output_type(output_type)
+        response = await self.chat(model, messages, **self._structured_options(options, target.schema))
+        return target.validate(response)
+
+    async def embed(
+        self, model: str, inputs: str | Sequence[str], **options: Unpack[EmbedOptions]
+    ) -> EmbeddingsResponse:
+        """Embed one text or several, over `model` and its fallbacks.
+
+        Args:
+            model: The first route, `"provider:model"` (a provider with embeddings).
+            inputs: A text, or texts; one vector comes back per text, in order.
+            **options: See `EmbedOptions` (fallbacks, dimensions, timeout).
+
+        Returns:
+            The vectors, with usage, serving route and cost.
+
+        Raises:
+            ConfigurationError: An argument is invalid, or a route's provider has no embeddings.
+            AllRoutesFailedError: Every route failed.
+        """
+        call = self._prepare_embeddings(model, inputs, options)
+        with self._start_call(call, activate=True) as recorder:
+            plan: CallPlan[EmbeddingsResponse] = self._plan(call, recorder)
+            response = await self._drive(plan, recorder, functools.partial(self._send_embeddings, call))
+            recorder.record_embeddings(response)
+            return response
+
     def stream(
         self, model: str, messages: Sequence[MessageInput], **options: Unpack[ChatOptions]
     ) -> AsyncChatStream:
@@ -145,13 +207,23 @@ class AsyncClient(BaseClient):
                 case Finish(result=result):
                     return result
 
-    async def _send(self, call: PreparedCall, action: Attempt) -> ChatResponse:
+    async def _send(self, call: PreparedCall[ChatRequest], action: Attempt) -> ChatResponse:
         provider, request, http_request = self._wire_request(call, action)
         with map_transport_errors(provider.name, request.model):
             response = await self._http.send(http_request)
         return self._finish_response(provider, request, action.route, response)
 
-    async def _open(self, call: PreparedCall, action: Attempt) -> OpenedStream[AsyncIterator[bytes]]:
+    async def _send_embeddings(
+        self, call: PreparedCall[EmbeddingsRequest], action: Attempt
+    ) -> EmbeddingsResponse:
+        provider, request, http_request = self._wire_embeddings(call, action)
+        with map_transport_errors(provider.name, request.model):
+            response = await self._http.send(http_request)
+        return self._finish_embeddings(provider, request, action.route, response)
+
+    async def _open(
+        self, call: PreparedCall[ChatRequest], action: Attempt
+    ) -> OpenedStream[AsyncIterator[bytes]]:
         """Send a streaming attempt and read until its first content chunk: failover is safe until then."""
         provider, request, http_request = self._wire_request(call, action)
         with map_transport_errors(provider.name, request.model):
@@ -175,7 +247,7 @@ class AsyncClient(BaseClient):
             raise
 
     async def _stream_chunks(
-        self, call: PreparedCall, stream: AsyncChatStream
+        self, call: PreparedCall[ChatRequest], stream: AsyncChatStream
     ) -> AsyncGenerator[ChatChunk, None]:
         recorder = self._start_call(call, activate=False)
         recorder.start()

@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, cast
 
 import httpx
 from typing_extensions import Unpack
@@ -36,20 +36,26 @@ from otel_llm._policies import RetryPolicy
 from otel_llm._pricing import PriceTable
 from otel_llm._sse import SSEDecoder
 from otel_llm._stream import StreamAccumulator
+from otel_llm._structured import OutputType
+from otel_llm._tokens import with_estimated_usage
 from otel_llm._types import (
     NOT_GIVEN,
     ChatChunk,
     ChatRequest,
     ChatResponse,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
+    JsonSchema,
     MessageInput,
     NotGiven,
+    Operation,
     ResponseFormat,
     Route,
     Tool,
     Usage,
 )
 from otel_llm.providers import Provider
-from otel_llm.providers._base import parsing, provider_error
+from otel_llm.providers._base import EmbeddingsProvider, parsing, provider_error
 from otel_llm.telemetry import RouteTarget
 
 if TYPE_CHECKING:
@@ -86,6 +92,9 @@ class ChatOptions(TypedDict, total=False):
     timeout: float | Timeout | NotGiven
 
 
+T = TypeVar("T")
+
+
 class ClientConfig(TypedDict, total=False):
     """Keyword arguments shared by `Client` and `AsyncClient`.
 
@@ -117,13 +126,35 @@ class ClientConfig(TypedDict, total=False):
     environ: Mapping[str, str]
 
 
+class EmbedOptions(TypedDict, total=False):
+    """Keyword options of `embed()`.
+
+    Attributes:
+        fallbacks: Routes (`"provider:model"`) tried in order when the previous one fails.
+        dimensions: Vector size wanted, for models that can shorten their output.
+        timeout: Seconds per attempt, or a `Timeout`; default: the client's.
+    """
+
+    fallbacks: Sequence[str]
+    dimensions: int | None
+    timeout: float | Timeout | NotGiven
+
+
+R = TypeVar("R", ChatRequest, EmbeddingsRequest)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
-class PreparedCall:
+class PreparedCall(Generic[R]):
     """A validated call: its routes, provider-neutral request and time limits."""
 
     routes: tuple[Route, ...]
-    request: ChatRequest
+    request: R
     timeout: Timeout
+
+    @property
+    def operation(self) -> Operation:
+        """`gen_ai.operation.name` of the call."""
+        return "embeddings" if isinstance(self.request, EmbeddingsRequest) else "chat"
 
 
 class BaseClient:
@@ -144,6 +175,7 @@ class BaseClient:
         self._rng = config.get("rng") or random.Random()
         self._prices = config.get("prices") or PriceTable()
         self._warned_unpriced: set[Route] = set()
+        self._output_types: dict[type, OutputType[Any]] = {}
         self._targets: dict[Route, RouteTarget] = {}
         from otel_llm.telemetry._handler import Telemetry  # deferred: see otel_llm.telemetry
 
@@ -169,19 +201,9 @@ class BaseClient:
 
     def _prepare(
         self, model: str, messages: Sequence[MessageInput], stream: bool, options: ChatOptions
-    ) -> PreparedCall:
-        unknown = set(options) - set(ChatOptions.__annotations__)
-        if unknown:
-            raise ConfigurationError(sorted(unknown)[0], "unknown option")
-        fallbacks = options.get("fallbacks", ())
-        if isinstance(fallbacks, str):
-            raise ConfigurationError("fallbacks", 'expected a sequence of "provider:model" strings')
-        routes = (
-            parse_route(model, "model"),
-            *(parse_route(f, f"fallbacks[{i}]") for i, f in enumerate(fallbacks)),
-        )
-        for route in routes:
-            self._provider(route.provider)
+    ) -> PreparedCall[ChatRequest]:
+        _reject_unknown(options, ChatOptions)
+        routes = self._routes(model, options.get("fallbacks", ()))
         stop = options.get("stop")
         tools = parse_tools(options.get("tools"))
         request = ChatRequest(
@@ -197,15 +219,62 @@ class BaseClient:
             response_format=parse_response_format(options.get("response_format")),
             stream=stream,
         )
-        timeout = options.get("timeout", NOT_GIVEN)
-        return PreparedCall(
-            routes, request, self._timeout if isinstance(timeout, NotGiven) else normalise_timeout(timeout)
+        return PreparedCall(routes, request, self._call_timeout(options.get("timeout", NOT_GIVEN)))
+
+    def _prepare_embeddings(
+        self, model: str, inputs: str | Sequence[str], options: EmbedOptions
+    ) -> PreparedCall[EmbeddingsRequest]:
+        _reject_unknown(options, EmbedOptions)
+        routes = self._routes(model, options.get("fallbacks", ()))
+        for i, route in enumerate(routes):
+            if not isinstance(self._provider(route.provider), EmbeddingsProvider):
+                field = "model" if i == 0 else f"fallbacks[{i - 1}]"
+                raise ConfigurationError(field, f"provider {route.provider!r} offers no embeddings")
+        texts = (inputs,) if isinstance(inputs, str) else tuple(inputs)
+        if not texts or not all(isinstance(text, str) for text in texts):
+            raise ConfigurationError("inputs", "expected a string or a non-empty sequence of strings")
+        dimensions = options.get("dimensions")
+        if dimensions is not None and (
+            isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1
+        ):
+            raise ConfigurationError("dimensions", "expected a positive integer")
+        request = EmbeddingsRequest(model=routes[0].model, inputs=texts, dimensions=dimensions)
+        return PreparedCall(routes, request, self._call_timeout(options.get("timeout", NOT_GIVEN)))
+
+    def _routes(self, model: str, fallbacks: Sequence[str]) -> tuple[Route, ...]:
+        if isinstance(fallbacks, str):
+            raise ConfigurationError("fallbacks", 'expected a sequence of "provider:model" strings')
+        routes = (
+            parse_route(model, "model"),
+            *(parse_route(f, f"fallbacks[{i}]") for i, f in enumerate(fallbacks)),
+        )
+        for route in routes:
+            self._provider(route.provider)
+        return routes
+
+    def _call_timeout(self, timeout: float | Timeout | NotGiven) -> Timeout:
+        return self._timeout if isinstance(timeout, NotGiven) else normalise_timeout(timeout)
+
+    def _output_type(self, output_type: type[T]) -> OutputType[T]:
+        cached = self._output_types.get(output_type)
+        if cached is None:
+            cached = self._output_types[output_type] = OutputType(output_type)
+        return cast("OutputType[T]", cached)
+
+    @staticmethod
+    def _structured_options(options: ChatOptions, schema: JsonSchema) -> ChatOptions:
+        if "response_format" in options:
+            raise ConfigurationError(
+                "response_format", "parse() sets it from output_type; pass one or the other"
+            )
+        return {**options, "response_format": schema}
+
+    def _start_call(self, call: PreparedCall[Any], *, activate: bool) -> CallRecorder:
+        return self._telemetry.llm_call(
+            call.operation, self._target, call.routes[0], call.request, activate=activate
         )
 
-    def _start_call(self, call: PreparedCall, *, activate: bool) -> CallRecorder:
-        return self._telemetry.llm_call("chat", self._target, call.routes[0], call.request, activate=activate)
-
-    def _plan(self, call: PreparedCall, recorder: CallRecorder) -> CallPlan[Any]:
+    def _plan(self, call: PreparedCall[Any], recorder: CallRecorder) -> CallPlan[Any]:
         return CallPlan(
             call.routes,
             retry=self._retry,
@@ -235,27 +304,40 @@ class BaseClient:
     # --- wire ------------------------------------------------------------------------------------
 
     def _wire_request(
-        self, call: PreparedCall, action: Attempt
+        self, call: PreparedCall[ChatRequest], action: Attempt
     ) -> tuple[Provider, ChatRequest, httpx.Request]:
         provider = self._provider(action.route.provider)
         request = dataclasses.replace(call.request, model=action.route.model, attempt=action.number)
-        http_request = provider.build_request(request)
-        limit = action.timeout
-        http_request.extensions["timeout"] = {
-            "connect": min(call.timeout.connect, limit),
-            "read": limit,
-            "write": limit,
-            "pool": limit,
-        }
-        return provider, request, http_request
+        return provider, request, _with_timeout(provider.build_request(request), call.timeout, action)
+
+    def _wire_embeddings(
+        self, call: PreparedCall[EmbeddingsRequest], action: Attempt
+    ) -> tuple[EmbeddingsProvider, EmbeddingsRequest, httpx.Request]:
+        provider = cast("EmbeddingsProvider", self._provider(action.route.provider))  # checked in _prepare
+        request = dataclasses.replace(call.request, model=action.route.model, attempt=action.number)
+        return (
+            provider,
+            request,
+            _with_timeout(provider.build_embeddings_request(request), call.timeout, action),
+        )
 
     def _finish_response(
         self, provider: Provider, request: ChatRequest, route: Route, response: httpx.Response
     ) -> ChatResponse:
         if response.status_code >= 400:
             raise provider.classify_error(response, request)
-        parsed = provider.parse_response(response, request)
+        parsed = with_estimated_usage(request, provider.parse_response(response, request))
         return dataclasses.replace(parsed, route=route, cost_usd=self._cost(route, parsed.usage))
+
+    def _finish_embeddings(
+        self, provider: EmbeddingsProvider, request: EmbeddingsRequest, route: Route, response: httpx.Response
+    ) -> EmbeddingsResponse:
+        if response.status_code >= 400:
+            raise provider.classify_error(response, request)
+        parsed = provider.parse_embeddings_response(response, request)
+        # Embeddings generate nothing: zero output tokens is a fact here, not a guess.
+        cost = self._cost(route, dataclasses.replace(parsed.usage, output_tokens=0))
+        return dataclasses.replace(parsed, route=route, cost_usd=cost)
 
     def _cost(self, route: Route, usage: Usage) -> Decimal | None:
         price = self._prices.price(route.provider, route.model)
@@ -315,8 +397,25 @@ class StreamSession:
 
     def response(self, cost: Callable[[Route, Usage], Decimal | None]) -> ChatResponse:
         """The accumulated response, with route and cost."""
-        parsed = self._accumulator.response()
+        parsed = with_estimated_usage(self.request, self._accumulator.response())
         return dataclasses.replace(parsed, route=self.route, cost_usd=cost(self.route, parsed.usage))
+
+
+def _with_timeout(http_request: httpx.Request, timeout: Timeout, action: Attempt) -> httpx.Request:
+    limit = action.timeout
+    http_request.extensions["timeout"] = {
+        "connect": min(timeout.connect, limit),
+        "read": limit,
+        "write": limit,
+        "pool": limit,
+    }
+    return http_request
+
+
+def _reject_unknown(options: Mapping[str, object], accepted: type) -> None:
+    unknown = set(options) - set(accepted.__annotations__)
+    if unknown:
+        raise ConfigurationError(sorted(unknown)[0], "unknown option")
 
 
 D = TypeVar("D")

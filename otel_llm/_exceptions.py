@@ -17,7 +17,8 @@ OtelLLMError                         base of everything we raise
 │   └── StreamInterruptedError       a stream failed after its first chunk reached the caller;
 │                                    `.partial_text` keeps what arrived
 ├── CircuitOpenError                 the route's circuit breaker is open; `.retry_at` (monotonic)
-└── AllRoutesFailedError             every route of the call failed; `.attempts` lists each failure
+├── AllRoutesFailedError             every route of the call failed; `.attempts` lists each failure
+└── StructuredOutputError            a structured reply did not validate; `.raw_text` keeps it
 ```
 """
 
@@ -190,6 +191,18 @@ class CircuitOpenError(OtelLLMError):
         super().__init__(f"circuit breaker for {provider!r} is open")
         self.provider = provider
         self.retry_at = retry_at
+
+
+class StructuredOutputError(OtelLLMError):
+    """Raised when a structured-output reply is a refusal or does not validate into the wanted type.
+
+    Attributes:
+        raw_text: The model's reply as received, so nothing is lost.
+    """
+
+    def __init__(self, message: str, *, raw_text: str) -> None:
+        super().__init__(message)
+        self.raw_text = raw_text
 
 
 @dataclass(frozen=True, slots=True)

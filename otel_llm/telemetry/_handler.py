@@ -22,7 +22,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Concatenate, Final, ParamSpec, Protocol, TypeVar
 
@@ -35,7 +36,17 @@ from opentelemetry.util.types import AttributeValue
 from otel_llm._breaker import BreakerTransition, CircuitState
 from otel_llm._engine import Attempt, FallbackTaken, PlanEvent, RetryScheduled
 from otel_llm._exceptions import AllRoutesFailedError, CircuitOpenError, ProviderError
-from otel_llm._types import ChatRequest, ChatResponse, Message, Route
+from otel_llm._types import (
+    ChatRequest,
+    ChatResponse,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
+    Message,
+    Route,
+    TextPart,
+    ToolCall,
+    Usage,
+)
 from otel_llm._version import __version__
 from otel_llm.telemetry import _instruments as inst
 from otel_llm.telemetry._route import RouteTarget
@@ -143,7 +154,13 @@ class Telemetry:
         )
 
     def llm_call(
-        self, operation: str, resolve: Resolver, first: Route, request: ChatRequest, *, activate: bool = True
+        self,
+        operation: str,
+        resolve: Resolver,
+        first: Route,
+        request: ChatRequest | EmbeddingsRequest,
+        *,
+        activate: bool = True,
     ) -> CallRecorder:
         """A recorder for one logical call; use as a context manager (or `start()`/`end()` for streams).
 
@@ -194,7 +211,7 @@ class CallRecorder:
         operation: str,
         resolve: Resolver,
         first: Route,
-        request: ChatRequest,
+        request: ChatRequest | EmbeddingsRequest,
         activate: bool,
     ) -> None:
         self._telemetry = telemetry
@@ -204,7 +221,8 @@ class CallRecorder:
         self._activate = activate
         self._target = resolve(first)
         self._requested = first
-        self._response: ChatResponse | None = None
+        self._response_model: str | None = None
+        self._succeeded = False
         self._attributes: Attributes | None = None
         self._started = 0.0
         self._first_chunk_at: float | None = None
@@ -235,23 +253,15 @@ class CallRecorder:
             inst.SERVER_PORT: target.server_port,
             "otel_llm.route.requested": str(target.route),
         }
-        optional: dict[str, AttributeValue | None] = {
-            "gen_ai.request.temperature": request.temperature,
-            "gen_ai.request.top_p": request.top_p,
-            "gen_ai.request.max_tokens": request.max_tokens,
-            "gen_ai.request.seed": request.seed,
-            "gen_ai.request.stop_sequences": list(request.stop) if request.stop else None,
-            "gen_ai.request.stream": True if request.stream else None,
-        }
-        attributes.update((k, v) for k, v in optional.items() if v is not None)
+        attributes.update((k, v) for k, v in _request_attributes(request).items() if v is not None)
         self._span = self._telemetry.tracer.start_span(
             f"{self._operation} {target.route.model}", kind=SpanKind.CLIENT, attributes=attributes
         )
         self._context = trace.set_span_in_context(self._span)
         if self._activate:
             self._token = otel_context.attach(self._context)
-        if self._telemetry.capture_content:
-            self._record_input(request.messages)
+        if self._telemetry.capture_content and isinstance(request, ChatRequest):
+            self._record_input(request)
 
     @property
     def strict(self) -> bool:
@@ -308,13 +318,43 @@ class CallRecorder:
 
     @_guarded
     def record_response(self, response: ChatResponse) -> None:
-        """The call succeeded: response attributes on the span, tokens and cost as metrics."""
-        self._response = response
-        span, usage, target = self._span, response.usage, self._target
+        """The chat call succeeded: response attributes on the span, tokens and cost as metrics."""
+        self._record_outcome(
+            response.model,
+            response.usage,
+            response.cost_usd,
+            {
+                "gen_ai.response.id": response.id,
+                "gen_ai.response.finish_reasons": list(response.finish_reasons) or None,
+            },
+        )
+        if self._telemetry.capture_content:
+            self._record_output(response)
+
+    @_guarded
+    def record_embeddings(self, response: EmbeddingsResponse) -> None:
+        """The embeddings call succeeded: model, vector size, tokens and cost."""
+        dimensions = len(response.vectors[0]) if response.vectors else None
+        self._record_outcome(
+            response.model,
+            response.usage,
+            response.cost_usd,
+            {"gen_ai.embeddings.dimension.count": dimensions},
+        )
+
+    def _record_outcome(
+        self,
+        response_model: str | None,
+        usage: Usage,
+        cost: Decimal | None,
+        extra: Mapping[str, AttributeValue | None],
+    ) -> None:
+        self._response_model = response_model
+        self._succeeded = True
+        target = self._target
         attributes: dict[str, AttributeValue | None] = {
-            "gen_ai.response.id": response.id,
-            inst.RESPONSE_MODEL: response.model,
-            "gen_ai.response.finish_reasons": list(response.finish_reasons) or None,
+            **extra,
+            inst.RESPONSE_MODEL: response_model,
             "gen_ai.usage.input_tokens": usage.input_tokens,
             "gen_ai.usage.output_tokens": usage.output_tokens,
             "gen_ai.usage.cache_read.input_tokens": usage.cache_read_input_tokens,
@@ -322,29 +362,33 @@ class CallRecorder:
             "gen_ai.usage.cache_write.input_tokens": usage.cache_write_input_tokens,
             "gen_ai.usage.cache_creation.input_tokens": usage.cache_write_input_tokens,
             "gen_ai.usage.reasoning.output_tokens": usage.reasoning_output_tokens,
-            "otel_llm.cost.usd": float(response.cost_usd) if response.cost_usd is not None else None,
+            "otel_llm.usage.estimated": True if usage.estimated else None,
+            "otel_llm.cost.usd": float(cost) if cost is not None else None,
         }
         if target.route != self._requested:  # a fallback served: the span names the serving route
             attributes[inst.PROVIDER_NAME] = target.provider_name
             attributes[inst.REQUEST_MODEL] = target.route.model
             attributes[inst.SERVER_ADDRESS] = target.server_address
             attributes[inst.SERVER_PORT] = target.server_port
-        span.set_attributes({k: v for k, v in attributes.items() if v is not None})
-        if self._telemetry.capture_content:
-            self._record_output(response)
-        attributes = self._metric_attributes()
-        for token_type, count in (("input", usage.input_tokens), ("output", usage.output_tokens)):
-            if count is not None:  # unknown counts are never recorded as zero
-                self._telemetry.token_usage.record(count, {**attributes, inst.TOKEN_TYPE: token_type})
+        self._span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+        metric_attributes = self._metric_attributes()
+        # The token histogram only takes counts the provider reported: estimates stay on the span
+        # (marked), as the semantic conventions ask.
+        if not usage.estimated:
+            for token_type, count in (("input", usage.input_tokens), ("output", usage.output_tokens)):
+                if count is not None:  # unknown counts are never recorded as zero
+                    self._telemetry.token_usage.record(
+                        count, {**metric_attributes, inst.TOKEN_TYPE: token_type}
+                    )
         cost_attributes: Attributes = {
             inst.OPERATION_NAME: self._operation,
-            inst.PROVIDER_NAME: self._target.provider_name,
-            inst.REQUEST_MODEL: self._target.route.model,
+            inst.PROVIDER_NAME: target.provider_name,
+            inst.REQUEST_MODEL: target.route.model,
         }
-        if response.cost_usd is None:
+        if cost is None:
             self._telemetry.unpriced.add(1, cost_attributes)
         else:
-            self._telemetry.cost.add(float(response.cost_usd), cost_attributes)
+            self._telemetry.cost.add(float(cost), cost_attributes)
 
     @_guarded
     def end(self, error: BaseException | None) -> None:
@@ -384,26 +428,36 @@ class CallRecorder:
             inst.SERVER_ADDRESS: target.server_address,
             inst.SERVER_PORT: target.server_port,
         }
-        if self._response is not None and self._response.model:
-            attributes[inst.RESPONSE_MODEL] = self._response.model
+        if self._succeeded:
+            if self._response_model:
+                attributes[inst.RESPONSE_MODEL] = self._response_model
             self._attributes = attributes  # final: the response fixes route and response model
         return attributes
 
-    def _record_input(self, messages: Sequence[Message]) -> None:
-        system = [{"type": "text", "content": m.content} for m in messages if m.role == "system"]
-        chat = [
-            {"role": m.role, "parts": [{"type": "text", "content": m.content}]}
-            for m in messages
-            if m.role != "system"
-        ]
+    def _record_input(self, request: ChatRequest) -> None:
+        system = [{"type": "text", "content": m.text} for m in request.messages if m.role == "system"]
+        chat = [_semconv_message(m) for m in request.messages if m.role != "system"]
         if system:
             self._span.set_attribute("gen_ai.system_instructions", _compact_json(system))
         self._span.set_attribute("gen_ai.input.messages", _compact_json(chat))
+        if request.tools:
+            definitions = [
+                {
+                    "type": "function",
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": dict(t.parameters),
+                }
+                for t in request.tools
+            ]
+            self._span.set_attribute("gen_ai.tool.definitions", _compact_json(definitions))
 
     def _record_output(self, response: ChatResponse) -> None:
+        parts: list[dict[str, Any]] = [{"type": "text", "content": response.text}] if response.text else []
+        parts += [_tool_call_part(call) for call in response.tool_calls]
         message: dict[str, Any] = {
             "role": "assistant",
-            "parts": [{"type": "text", "content": response.text}],
+            "parts": parts,
             "finish_reason": response.finish_reasons[0] if response.finish_reasons else "stop",
         }
         self._span.set_attribute("gen_ai.output.messages", _compact_json([message]))
@@ -487,6 +541,46 @@ def _error_type(error: BaseException) -> str:
         return error.kind
     cls = type(error)
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _request_attributes(request: ChatRequest | EmbeddingsRequest) -> dict[str, AttributeValue | None]:
+    if isinstance(request, EmbeddingsRequest):
+        return {}
+    return {
+        "gen_ai.request.temperature": request.temperature,
+        "gen_ai.request.top_p": request.top_p,
+        "gen_ai.request.max_tokens": request.max_tokens,
+        "gen_ai.request.seed": request.seed,
+        "gen_ai.request.stop_sequences": list(request.stop) if request.stop else None,
+        "gen_ai.request.stream": True if request.stream else None,
+        "gen_ai.output.type": "json" if request.response_format is not None else None,
+    }
+
+
+def _semconv_message(message: Message) -> dict[str, Any]:
+    """A message in the GenAI semconv shape (gen-ai-input-messages.json)."""
+    parts: list[dict[str, Any]] = []
+    if message.role == "tool":
+        parts.append({"type": "tool_call_response", "id": message.tool_call_id, "response": message.text})
+    elif isinstance(message.content, str):
+        if message.content:
+            parts.append({"type": "text", "content": message.content})
+    else:
+        for part in message.content:
+            if isinstance(part, TextPart):
+                parts.append({"type": "text", "content": part.text})
+            elif part.url is not None:
+                parts.append({"type": "uri", "modality": "image", "uri": part.url})
+            else:
+                parts.append(
+                    {"type": "blob", "modality": "image", "mime_type": part.media_type, "content": part.data}
+                )
+    parts += [_tool_call_part(call) for call in message.tool_calls]
+    return {"role": message.role, "parts": parts}
+
+
+def _tool_call_part(call: ToolCall) -> dict[str, Any]:
+    return {"type": "tool_call", "id": call.id, "name": call.name, "arguments": dict(call.arguments)}
 
 
 def _compact_json(value: object) -> str:

@@ -1,0 +1,36 @@
+"""Token estimates for responses whose provider reported no usage (some compatible servers, cut streams).
+
+A deliberately simple rule, about four characters per token for English text in current tokenizers,
+rounded up: close enough to keep cost and budgets from silently reading zero, and always marked
+`Usage.estimated` so telemetry and callers can tell it from a provider's count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from otel_llm._types import ChatRequest, ChatResponse, Usage
+
+_CHARS_PER_TOKEN = 4
+
+
+def with_estimated_usage(request: ChatRequest, response: ChatResponse) -> ChatResponse:
+    """`response` with estimated input/output counts where the provider gave none."""
+    usage = response.usage
+    if usage.input_tokens is not None and usage.output_tokens is not None:
+        return response
+    input_text = "".join(m.text for m in request.messages)
+    output_text = response.text + "".join(call.raw_arguments for call in response.tool_calls)
+    estimated = Usage(
+        input_tokens=usage.input_tokens if usage.input_tokens is not None else _estimate(input_text),
+        output_tokens=usage.output_tokens if usage.output_tokens is not None else _estimate(output_text),
+        cache_read_input_tokens=usage.cache_read_input_tokens,
+        cache_write_input_tokens=usage.cache_write_input_tokens,
+        reasoning_output_tokens=usage.reasoning_output_tokens,
+        estimated=True,
+    )
+    return dataclasses.replace(response, usage=estimated)
+
+
+def _estimate(text: str) -> int:
+    return -(-len(text) // _CHARS_PER_TOKEN)  # ceiling division; an empty text is 0 tokens

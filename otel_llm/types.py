@@ -1,0 +1,43 @@
+"""Every value type of the public API, for annotations and construction.
+
+The most used ones are also exported by `otel_llm` itself.
+"""
+
+from otel_llm._config import ProviderSettings, Timeout
+from otel_llm._structured import ParsedResponse
+from otel_llm._types import (
+    ChatChunk,
+    ChatResponse,
+    ContentPart,
+    EmbeddingsResponse,
+    ImagePart,
+    JsonSchema,
+    Message,
+    ResponseFormat,
+    Route,
+    TextPart,
+    Tool,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+
+__all__ = [
+    "ChatChunk",
+    "ChatResponse",
+    "ContentPart",
+    "EmbeddingsResponse",
+    "ImagePart",
+    "JsonSchema",
+    "Message",
+    "ParsedResponse",
+    "ProviderSettings",
+    "ResponseFormat",
+    "Route",
+    "TextPart",
+    "Timeout",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+]
