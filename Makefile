@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup setup-dev tools lint typecheck unit e2e bench dashboards check-dashboards clean
+.PHONY: demo test setup setup-dev tools lint typecheck unit e2e bench dashboards generate clean
 
 demo: setup  ## Run the routed demo workload against fake providers (no keys, no services).
 	$(BIN)/python -m otel_llm.demo
@@ -55,6 +55,9 @@ bench: setup-dev  ## Per-call overhead, import time; writes bench/results.json.
 
 dashboards: setup-dev  ## Regenerate dashboards/*.json from code.
 	$(BIN)/python dashboards/generate.py
+
+generate: dashboards  ## Regenerate every generated file (dashboards, the sync client).
+	$(BIN)/python scripts/unasync.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,7 @@
-"""`AsyncClient`: the asyncio shell, the same decisions as `Client` with awaited I/O."""
+"""`AsyncClient`: the asyncio shell. It does the I/O; `BaseClient` and the engine decide everything else.
+
+`_client.py` (the synchronous `Client`) is generated from this file by `scripts/unasync.py`: edit this one.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +48,7 @@ class AsyncClient(BaseClient):
     Args:
         http_client: An `httpx.AsyncClient` to use (not closed by `aclose()`).
         transport: An async httpx transport for the client's own `httpx.AsyncClient`.
-        sleep: Async sleep function, injectable for tests (default: `asyncio.sleep`).
+        sleep: Sleep function, injectable for tests (default: `asyncio.sleep`).
         **config: Providers, policies, timeout, telemetry providers, prices: see `ClientConfig`.
 
     Example:
@@ -69,13 +72,7 @@ class AsyncClient(BaseClient):
         super().__init__(**config)
         self._http = http_client or httpx.AsyncClient(transport=transport)
         self._owns_http = http_client is None
-        if sleep is None:
-            # Imported here, not at module level: asyncio costs ~50 ms of `import otel_llm`, and
-            # whoever builds an AsyncClient has loaded it already.
-            import asyncio
-
-            sleep = asyncio.sleep
-        self._sleep = sleep
+        self._sleep = sleep or _default_sleep()
 
     async def chat(
         self, model: str, messages: Sequence[MessageInput], **options: Unpack[ChatOptions]
@@ -165,8 +162,8 @@ class AsyncClient(BaseClient):
             **options: See `ChatOptions`.
 
         Returns:
-            An `AsyncChatStream`: `async for` its chunks, then read `.response`. The request is
-            sent on the first iteration.
+            A stream (`AsyncChatStream`): iterate it for chunks, then read `.response`. The
+            request is sent on the first iteration.
 
         Raises:
             ConfigurationError: An argument is invalid (raised at once).
@@ -284,7 +281,7 @@ class AsyncClient(BaseClient):
 
 
 class AsyncChatStream:
-    """A streamed chat response: `async for` the `ChatChunk`s; `.response` holds the whole after exhaustion.
+    """A streamed chat response: iterate it for `ChatChunk`s; `.response` holds the whole after exhaustion.
 
     Close it (`aclose()` or `async with`) when leaving early; the telemetry span ends either way.
     """
@@ -313,6 +310,14 @@ class AsyncChatStream:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+def _default_sleep() -> Callable[[float], Awaitable[None]]:
+    # Imported on first use rather than with the module: the event-loop library is the largest part
+    # of `import otel_llm` otherwise, and whoever builds a client with it has loaded it already.
+    import asyncio
+
+    return asyncio.sleep
 
 
 async def _empty() -> AsyncIterator[bytes]:

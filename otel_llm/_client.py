@@ -1,9 +1,11 @@
-"""`Client`: the synchronous shell. It does the I/O; `BaseClient` and the engine decide everything else."""
+"""`Client`: the synchronous shell. It does the I/O; `BaseClient` and the engine decide everything else.
+
+GENERATED from `_async_client.py` by `scripts/unasync.py`: edit that file, not this one.
+"""
 
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
@@ -45,8 +47,8 @@ class Client(BaseClient):
 
     Args:
         http_client: An `httpx.Client` to use (not closed by `close()`).
-        transport: An httpx transport for the client's own `httpx.Client` (e.g. `httpx.MockTransport`).
-        sleep: Sleep function, injectable for tests.
+        transport: An httpx transport for the client's own `httpx.Client`.
+        sleep: Sleep function, injectable for tests (default: `time.sleep`).
         **config: Providers, policies, timeout, telemetry providers, prices: see `ClientConfig`.
 
     Example:
@@ -64,13 +66,13 @@ class Client(BaseClient):
         *,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         **config: Unpack[ClientConfig],
     ) -> None:
         super().__init__(**config)
         self._http = http_client or httpx.Client(transport=transport)
         self._owns_http = http_client is None
-        self._sleep = sleep
+        self._sleep = sleep or _default_sleep()
 
     def chat(
         self, model: str, messages: Sequence[MessageInput], **options: Unpack[ChatOptions]
@@ -160,8 +162,8 @@ class Client(BaseClient):
             **options: See `ChatOptions`.
 
         Returns:
-            A `ChatStream`: iterate it for chunks, then read `.response`. The request is sent on the
-            first iteration.
+            A stream (`ChatStream`): iterate it for chunks, then read `.response`. The
+            request is sent on the first iteration.
 
         Raises:
             ConfigurationError: An argument is invalid (raised at once).
@@ -230,7 +232,7 @@ class Client(BaseClient):
                     if starts_stream(received):
                         return OpenedStream(session, response, data, received)
             session.check_complete()
-            return OpenedStream(session, response, iter(()), received)
+            return OpenedStream(session, response, _empty(), received)
         except BaseException:
             response.close()
             raise
@@ -247,10 +249,12 @@ class Client(BaseClient):
             recorder.record_first_chunk()
             session = opened.session
             try:
-                yield from visible(opened.received)
+                for chunk in visible(opened.received):
+                    yield chunk
                 with map_transport_errors(session.provider.name, session.request.model):
                     for piece in opened.data:
-                        yield from visible(session.feed(piece))
+                        for chunk in visible(session.feed(piece)):
+                            yield chunk
                 session.check_complete()
             except ProviderError as exc:
                 plan.record_late_failure(session.route, exc)
@@ -271,9 +275,9 @@ class Client(BaseClient):
 
 
 class ChatStream:
-    """A streamed chat response: iterate for `ChatChunk`s; `.response` holds the whole after exhaustion.
+    """A streamed chat response: iterate it for `ChatChunk`s; `.response` holds the whole after exhaustion.
 
-    Close it (or use `with`) when leaving early; the telemetry span ends either way.
+    Close it (`close()` or `with`) when leaving early; the telemetry span ends either way.
     """
 
     response: ChatResponse | None
@@ -300,3 +304,15 @@ class ChatStream:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _default_sleep() -> Callable[[float], None]:
+    # Mirrors the asyncio shell, which imports its event loop's sleep on first use.
+    import time
+
+    return time.sleep
+
+
+def _empty() -> Iterator[bytes]:
+    return
+    yield  # a generator that yields nothing
