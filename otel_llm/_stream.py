@@ -34,7 +34,9 @@ class StreamAccumulator:
         if chunk.delta:
             self._parts.append(chunk.delta)
         for fragment in chunk.tool_calls:
-            pending = self._tool_calls.setdefault(fragment.index, _PendingToolCall())
+            # Whole calls get a fresh slot: their index only counts within one event.
+            index = len(self._tool_calls) if fragment.complete else fragment.index
+            pending = self._tool_calls.setdefault(index, _PendingToolCall())
             pending.id = fragment.id or pending.id
             pending.name = fragment.name or pending.name
             pending.arguments.append(fragment.arguments)
@@ -53,11 +55,15 @@ class StreamAccumulator:
 
     def response(self) -> ChatResponse:
         """The response as accumulated."""
+        finish_reasons = tuple(self._finish_reasons)
+        if self._tool_calls and finish_reasons in ((), ("stop",)):
+            # Gemini and Ollama end a tool-calling turn with a plain STOP / "stop".
+            finish_reasons = ("tool_call",)
         return ChatResponse(
             text=self.text,
             model=self.model,
             id=self.id,
-            finish_reasons=tuple(self._finish_reasons),
+            finish_reasons=finish_reasons,
             usage=self._usage,
             tool_calls=tuple(
                 ToolCall.from_json(call.id, call.name, "".join(call.arguments))

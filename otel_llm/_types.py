@@ -262,12 +262,15 @@ class ToolCallDelta:
         id: Call id (on the first fragment).
         name: Tool name (on the first fragment).
         arguments: A piece of the arguments' JSON text.
+        complete: The fragment is a whole call (Gemini, Ollama send calls whole, numbered per event):
+            it is added as a new call instead of being merged by `index`.
     """
 
     index: int
     id: str | None = None
     name: str | None = None
     arguments: str = ""
+    complete: bool = False
 
 
 @dataclass(frozen=True, slots=True)

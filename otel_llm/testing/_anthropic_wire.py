@@ -6,12 +6,15 @@ from collections.abc import Mapping
 
 from otel_llm.testing._behavior import Behavior
 from otel_llm.testing._wire import (
+    EVENT_STREAM,
     Exchange,
     JSONObject,
     Route,
     StreamScript,
     collect_text,
+    header_retry_hints,
     split_chunks,
+    split_even,
     sse,
 )
 
@@ -51,7 +54,12 @@ def _invalid(message: str) -> Behavior:
 class AnthropicDialect:
     """Speaks ``POST /anthropic/v1/messages``."""
 
-    retry_hint_in_headers = True
+    stream_content_type = EVENT_STREAM
+
+    @property
+    def keep_alive_event(self) -> bytes | None:
+        """A ``ping`` event."""
+        return _event("ping")
 
     def check_auth(self, headers: Mapping[str, str]) -> Behavior | None:
         """Require a non-empty ``x-api-key`` or ``Authorization: Bearer`` token.
@@ -92,29 +100,53 @@ class AnthropicDialect:
             texts += [t for m in messages if isinstance(m, dict) for t in collect_text(m.get("content"))]
         return texts
 
+    def requested_json(self, body: JSONObject) -> JSONObject | None:
+        """``output_config.format`` (or the beta ``output_format``) of type ``json_schema``."""
+        config = body.get("output_config")
+        spec = config.get("format") if isinstance(config, dict) else body.get("output_format")
+        if isinstance(spec, dict) and spec.get("type") == "json_schema":
+            schema = spec.get("schema")
+            return schema if isinstance(schema, dict) else {}
+        return None
+
     def response_headers(self, serial: int) -> dict[str, str]:
         """``request-id``, as Anthropic sends on every response."""
         return {"request-id": _request_id(serial)}
 
+    def retry_headers(self, behavior: Behavior) -> dict[str, str]:
+        """``retry-after`` (and ``retry-after-ms`` when scripted)."""
+        return header_retry_hints(behavior)
+
     def render(self, exchange: Exchange) -> JSONObject:
         """A ``message`` object."""
-        return {
+        content: list[JSONObject] = [{"type": "text", "text": exchange.text}] if exchange.text else []
+        content += [
+            _tool_use(exchange, index, call.arguments) for index, call in enumerate(exchange.tool_calls)
+        ]
+        message: JSONObject = {
             "id": _message_id(exchange),
             "type": "message",
             "role": "assistant",
             "model": exchange.model,
-            "content": [{"type": "text", "text": exchange.text}] if exchange.text else [],
-            "stop_reason": exchange.finish_reason or "end_turn",
+            "content": content,
+            "stop_reason": _stop_reason(exchange),
             "stop_sequence": None,
-            "usage": {
+        }
+        if not exchange.omit_usage:
+            message["usage"] = {
                 **_input_usage(exchange),
                 "output_tokens": exchange.output_tokens,
                 "service_tier": "standard",
-            },
-        }
+            }
+        return message
 
     def render_stream(self, exchange: Exchange) -> StreamScript:
-        """``message_start`` … ``content_block_delta`` … ``message_stop``."""
+        """``message_start`` … ``content_block_delta`` … ``message_stop``.
+
+        Each content block (text, then one per tool call) is a start event, deltas and a stop
+        event; the start and stop events of later blocks ride on their first delta's segment, so
+        ``cut_stream_after`` and ``stream_error_after`` count deltas only.
+        """
         message: JSONObject = {
             "id": _message_id(exchange),
             "type": "message",
@@ -123,29 +155,42 @@ class AnthropicDialect:
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": {**_input_usage(exchange), "output_tokens": min(1, exchange.output_tokens)},
         }
-        pieces = split_chunks(exchange.text)
+        if not exchange.omit_usage:
+            message["usage"] = {**_input_usage(exchange), "output_tokens": min(1, exchange.output_tokens)}
+        blocks: list[tuple[JSONObject, list[JSONObject]]] = []
+        if exchange.text:
+            deltas = [{"type": "text_delta", "text": piece} for piece in split_chunks(exchange.text)]
+            blocks.append(({"type": "text", "text": ""}, deltas))
+        for call_index, call in enumerate(exchange.tool_calls):
+            fragments = split_even(call.arguments_json())
+            deltas = [{"type": "input_json_delta", "partial_json": f} for f in fragments]
+            blocks.append((_tool_use(exchange, call_index, {}), deltas))
         head = [_event("message_start", message=message)]
-        if pieces:
-            block = {"type": "text", "text": ""}
-            head.append(_event("content_block_start", index=0, content_block=block))
-        head.append(_event("ping"))
-        content = tuple(
-            _event("content_block_delta", index=0, delta={"type": "text_delta", "text": piece})
-            for piece in pieces
-        )
-        tail = [_event("content_block_stop", index=0)] if pieces else []
-        tail.append(
-            _event(
-                "message_delta",
-                delta={"stop_reason": exchange.finish_reason or "end_turn", "stop_sequence": None},
+        content: list[bytes] = []
+        for index, (block, deltas) in enumerate(blocks):
+            start = _event("content_block_start", index=index, content_block=block)
+            events = [_event("content_block_delta", index=index, delta=delta) for delta in deltas]
+            if index == 0:
+                head += [start, _event("ping")]
+            else:
+                events[0] = _event("content_block_stop", index=index - 1) + start + events[0]
+            content += events
+        if not blocks:
+            head.append(_event("ping"))
+        tail = [_event("content_block_stop", index=len(blocks) - 1)] if blocks else []
+        delta_event: JSONObject = {"stop_reason": _stop_reason(exchange), "stop_sequence": None}
+        usage = (
+            {}
+            if exchange.omit_usage
+            else {
                 # Cumulative, like the real API: the last message_delta carries the totals.
-                usage={**_input_usage(exchange), "output_tokens": exchange.output_tokens},
-            )
+                "usage": {**_input_usage(exchange), "output_tokens": exchange.output_tokens}
+            }
         )
+        tail.append(_event("message_delta", delta=delta_event, **usage))
         tail.append(_event("message_stop"))
-        return StreamScript(head=tuple(head), content=content, tail=tuple(tail))
+        return StreamScript(head=tuple(head), content=tuple(content), tail=tuple(tail))
 
     def error_body(self, status: int, behavior: Behavior, model: str, serial: int) -> JSONObject:
         """``{"type": "error", "error": {"type", "message"}, "request_id"}``."""
@@ -159,6 +204,22 @@ class AnthropicDialect:
         """An ``event: error`` (defaults to ``overloaded_error``)."""
         error = _error_object(_STREAM_ERROR_STATUS, behavior, "")
         return sse({"type": "error", "error": error}, event="error")
+
+
+def _stop_reason(exchange: Exchange) -> str:
+    if exchange.finish_reason:
+        return exchange.finish_reason
+    return "tool_use" if exchange.tool_calls else "end_turn"
+
+
+def _tool_use(exchange: Exchange, call_index: int, tool_input: JSONObject) -> JSONObject:
+    call = exchange.tool_calls[call_index]
+    return {
+        "type": "tool_use",
+        "id": call.call_id("toolu_", exchange.serial, call_index),
+        "name": call.name,
+        "input": tool_input,
+    }
 
 
 def _event(event_type: str, **fields: object) -> bytes:

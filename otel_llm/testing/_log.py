@@ -15,13 +15,16 @@ class RecordedRequest:
     Requests are recorded before authentication and validation, so rejected ones appear too.
 
     Attributes:
-        provider: Provider key from the URL prefix (``"openai"``, ``"anthropic"``, ``"gemini"``
-            or the name of an OpenAI-compatible prefix such as ``"together"``).
-        model: Model from the body (Gemini: from the path); ``""`` when absent.
+        provider: Provider key from the URL prefix (``"openai"``, ``"azure"``, ``"anthropic"``,
+            ``"gemini"``, ``"ollama"`` or the name of an OpenAI-compatible prefix such as
+            ``"together"``).
+        model: Model from the body (Gemini: from the path; Azure deployment routes: the
+            deployment); ``""`` when absent.
         path: Request path without the query string.
         headers: Request headers with lower-cased names.
-        body: The decoded JSON body; ``{}`` when it was not a JSON object.
-        stream: Whether a streamed response was requested.
+        body: The decoded JSON body (``tools``, ``response_format`` and all), ``{}`` when it was
+            not a JSON object.
+        stream: Whether a streamed response was requested (Ollama streams unless asked not to).
     """
 
     provider: str

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from otel_llm.testing._behavior import Behavior, BehaviorTable
 from otel_llm.testing._log import RecordedRequest, RequestLog
 from otel_llm.testing._routes import Router
-from otel_llm.testing._wire import Dialect, Exchange, JSONObject, Route, count_words, dump, format_number
+from otel_llm.testing._structured import json_reply
+from otel_llm.testing._wire import Dialect, Exchange, JSONObject, Route, ToolCall, count_words, dump
 
 _JSON = "application/json"
-_EVENT_STREAM = "text/event-stream; charset=utf-8"
 _INVALID_JSON = Behavior(status=400, error_message="The request body is not a valid JSON object.")
 
 
@@ -129,7 +129,7 @@ class Responder:
             return StreamReply(
                 status=behavior.status,
                 headers=_merge(
-                    {"content-type": _EVENT_STREAM, "cache-control": "no-cache"},
+                    {"content-type": dialect.stream_content_type, "cache-control": "no-cache"},
                     self._extra_headers(dialect, behavior, serial),
                     # Close-delimited, so a cut stream reaches the client as a bare EOF.
                     {"connection": "close"},
@@ -148,7 +148,18 @@ class Responder:
     def _exchange(
         self, route: Route, body: JSONObject, model: str, behavior: Behavior, serial: int
     ) -> Exchange:
-        text = behavior.text if behavior.text is not None else f"Hello from {route.provider} {model}."
+        tool_calls = tuple(ToolCall.from_mapping(call) for call in behavior.tool_calls)
+        greeting = f"Hello from {route.provider} {model}."
+        schema = route.dialect.requested_json(body)
+        if behavior.text is not None:
+            text = behavior.text  # scripted text wins, so tests can send invalid JSON
+        elif tool_calls:
+            text = ""
+        elif schema is not None:
+            text = json_reply(schema, greeting)
+        else:
+            text = greeting
+        output_tokens = len(text.split()) + sum(1 + len(c.arguments_json().split()) for c in tool_calls)
         return Exchange(
             provider=route.provider,
             model=model,
@@ -156,9 +167,14 @@ class Responder:
             text=text,
             finish_reason=behavior.finish_reason,
             input_tokens=max(1, count_words(route.dialect.message_text(body))),
-            output_tokens=len(text.split()),
+            output_tokens=output_tokens,
             serial=serial,
             created=int(self._clock()),
+            tool_calls=tool_calls,
+            omit_usage=behavior.omit_usage,
+            embedding_dimensions=behavior.embedding_dimensions,
+            block_reason=behavior.block_reason,
+            action=route.action,
         )
 
     def _error(self, dialect: Dialect, behavior: Behavior, model: str, serial: int) -> FullReply:
@@ -172,23 +188,23 @@ class Responder:
 
     def _extra_headers(self, dialect: Dialect, behavior: Behavior, serial: int) -> dict[str, str]:
         headers = dialect.response_headers(serial)
-        if dialect.retry_hint_in_headers:
-            if behavior.retry_after is not None:
-                headers["retry-after"] = format_number(behavior.retry_after)
-            if behavior.retry_after_ms is not None:
-                headers["retry-after-ms"] = format_number(behavior.retry_after_ms)
+        headers.update(dialect.retry_headers(behavior))
         headers.update({name.lower(): value for name, value in behavior.headers.items()})
         return headers
 
 
 def _stream_segments(dialect: Dialect, exchange: Exchange, behavior: Behavior) -> tuple[bytes, ...]:
     script = dialect.render_stream(exchange)
+    keep_alive = dialect.keep_alive_event
+    head = script.head
+    if keep_alive is not None and behavior.keep_alive:
+        head = (keep_alive,) * behavior.keep_alive + head
     if behavior.cut_stream_after is not None:
-        return script.head + script.content[: behavior.cut_stream_after]
+        return head + script.content[: behavior.cut_stream_after]
     if behavior.stream_error_after is not None:
         error = dialect.stream_error(behavior, exchange.serial)
-        return script.head + script.content[: behavior.stream_error_after] + (error,)
-    return script.head + script.content + script.tail
+        return head + script.content[: behavior.stream_error_after] + (error,)
+    return head + script.content + script.tail
 
 
 def _decode(raw_body: bytes) -> JSONObject | None:

@@ -30,19 +30,24 @@ _S = TypeVar("_S", bound="FakeProviderServer")
 
 
 class FakeProviderServer:
-    """A local HTTP server speaking the OpenAI, Anthropic and Gemini wire formats.
+    """A local HTTP server speaking the OpenAI, Azure, Anthropic, Gemini and Ollama wire formats.
 
     It binds ``127.0.0.1`` on a free port and answers from daemon threads, so otel-llm, the
     official SDKs or plain httpx can talk to it. Behaviours script outages, latency, rate limits,
-    truncated streams and malformed bodies; every request on a provider route is recorded.
+    truncated streams, malformed bodies, tool calls and embeddings; every request on a provider
+    route is recorded.
 
     Routes (``base_url(provider)`` gives the prefix an SDK needs):
 
-    * ``POST /openai/v1/chat/completions``, and ``/{name}/v1/chat/completions`` for any other
-      OpenAI-compatible provider key ``name`` (``"together"``, ``"openrouter"``, ...);
+    * ``POST /openai/v1/chat/completions`` and ``/openai/v1/embeddings``, and the same under
+      ``/{name}/v1`` for any other OpenAI-compatible provider key ``name`` (``"together"``,
+      ``"openrouter"``, ``"mistral"``, ...);
+    * ``POST /azure/openai/deployments/{deployment}/chat/completions?api-version=...`` (and
+      ``/embeddings``), ``/azure/openai/v1/chat/completions`` (and ``/embeddings``);
     * ``POST /anthropic/v1/messages``;
-    * ``POST /gemini/v1beta/models/{model}:generateContent`` and
-      ``:streamGenerateContent?alt=sse``.
+    * ``POST /gemini/v1beta/models/{model}:generateContent``, ``:streamGenerateContent?alt=sse``,
+      ``:embedContent`` and ``:batchEmbedContents``;
+    * ``POST /ollama/api/chat`` (NDJSON stream by default) and ``/ollama/api/embed``.
 
     Args:
         port: Port to bind; ``0`` (the default) picks a free one.
@@ -145,12 +150,13 @@ class FakeProviderServer:
         """The ``base_url`` an SDK needs to reach ``provider`` on this server.
 
         Args:
-            provider: ``"openai"``, ``"anthropic"``, ``"gemini"``, or any other name for an
-                OpenAI-compatible provider (served under ``/{provider}/v1``).
+            provider: ``"openai"``, ``"azure"``, ``"anthropic"``, ``"gemini"``, ``"ollama"``, or
+                any other name for an OpenAI-compatible provider (served under ``/{provider}/v1``).
 
         Returns:
-            ``{url}/openai/v1``, ``{url}/anthropic``, ``{url}/gemini/v1beta`` or
-            ``{url}/{provider}/v1``.
+            ``{url}/openai/v1``, ``{url}/azure`` (the ``azure_endpoint``), ``{url}/anthropic``,
+            ``{url}/gemini/v1beta``, ``{url}/ollama`` (the Ollama ``host``; its OpenAI-compatible
+            API is under ``{url}/ollama/v1``) or ``{url}/{provider}/v1``.
 
         Raises:
             ValueError: If ``provider`` is not a valid path segment.

@@ -13,6 +13,8 @@ from otel_llm.testing._behavior import Behavior
 # JSON decoded from or encoded to the wire has no static shape.
 JSONObject = dict[str, Any]
 
+EVENT_STREAM = "text/event-stream; charset=utf-8"
+
 
 @dataclass(frozen=True, slots=True)
 class Route:
@@ -21,8 +23,8 @@ class Route:
     Attributes:
         provider: Provider key (the first path segment).
         dialect: Wire format spoken on this route.
-        model: Model named by the path (Gemini), else ``None``.
-        action: Path-level operation (Gemini ``generateContent``/``streamGenerateContent``).
+        model: Model named by the path (Gemini model, Azure deployment), else ``None``.
+        action: Path-level operation (Gemini ``generateContent``, ``batchEmbedContents``, ...).
         query: Decoded query parameters, last value wins.
     """
 
@@ -34,19 +36,55 @@ class Route:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One scripted tool call, validated.
+
+    Attributes:
+        name: Function name.
+        arguments: Function arguments (a JSON object).
+        id: Call id to send, or ``None`` for a deterministic provider-styled one.
+    """
+
+    name: str
+    arguments: JSONObject
+    id: str | None = None
+
+    @classmethod
+    def from_mapping(cls, call: Mapping[str, object]) -> ToolCall:
+        """Build from a ``Behavior.tool_calls`` entry (already checked by ``Behavior``)."""
+        name, arguments, call_id = call.get("name"), call.get("arguments", {}), call.get("id")
+        if not isinstance(name, str) or not isinstance(arguments, Mapping):
+            raise ValueError(f"invalid tool call {call!r}")
+        return cls(name=name, arguments=dict(arguments), id=call_id if isinstance(call_id, str) else None)
+
+    def call_id(self, prefix: str, serial: int, index: int) -> str:
+        """The id to send: the scripted one, else ``{prefix}fake{serial}x{index}``."""
+        return self.id or f"{prefix}fake{serial:06d}x{index}"
+
+    def arguments_json(self) -> str:
+        """The arguments as the JSON string OpenAI-style APIs send."""
+        return json.dumps(self.arguments, ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Exchange:
     """Everything a dialect needs to render one successful reply.
 
     Attributes:
         provider: Provider key of the route.
-        model: Requested model.
+        model: Requested model (or deployment).
         body: The decoded request body.
-        text: Reply text.
-        finish_reason: Provider-native finish reason override, or ``None`` for normal stop.
+        text: Reply text (``""`` for a tool-call-only reply).
+        finish_reason: Provider-native finish reason override, or ``None`` for the natural one.
         input_tokens: Words in the request's message text (at least 1).
-        output_tokens: Words in the reply text.
+        output_tokens: Words in the reply text and tool-call arguments.
         serial: Server-wide request number, used to build deterministic ids.
         created: Unix time of the reply.
+        tool_calls: Tool calls to reply with.
+        omit_usage: Leave token usage out of the reply.
+        embedding_dimensions: Default embedding vector length.
+        block_reason: Gemini prompt block reason (reply without candidates).
+        action: The route's path-level operation, if any.
     """
 
     provider: str
@@ -58,6 +96,11 @@ class Exchange:
     output_tokens: int
     serial: int
     created: int
+    tool_calls: tuple[ToolCall, ...] = ()
+    omit_usage: bool = False
+    embedding_dimensions: int = 8
+    block_reason: str | None = None
+    action: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +109,9 @@ class StreamScript:
 
     Attributes:
         head: Events before the first content chunk (role chunk, ``message_start``, ...).
-        content: One event per content chunk; ``cut_stream_after``/``stream_error_after`` count these.
+        content: One segment per content chunk (text delta or tool-call fragment);
+            ``cut_stream_after``/``stream_error_after`` count these. A segment may carry
+            structural events (a block start) glued in front of its chunk.
         tail: Events after the content, ending with the terminal event.
     """
 
@@ -76,9 +121,17 @@ class StreamScript:
 
 
 class Dialect(Protocol):
-    """One provider wire format, as spoken by the fake server."""
+    """One provider wire format (and operation), as spoken by the fake server."""
 
-    retry_hint_in_headers: bool
+    @property
+    def stream_content_type(self) -> str:
+        """``Content-Type`` of streamed replies."""
+        ...
+
+    @property
+    def keep_alive_event(self) -> bytes | None:
+        """The framed keep-alive this provider sends while a stream idles, if it has one."""
+        ...
 
     def check_auth(self, headers: Mapping[str, str]) -> Behavior | None:
         """Return the 401 behaviour when the request lacks credentials, else ``None``."""
@@ -93,11 +146,19 @@ class Dialect(Protocol):
         ...
 
     def message_text(self, body: JSONObject) -> list[str]:
-        """Every piece of message text in the request (for deterministic token counts)."""
+        """Every piece of input text in the request (for deterministic token counts)."""
+        ...
+
+    def requested_json(self, body: JSONObject) -> JSONObject | None:
+        """The JSON schema the request asks the reply to follow (``{}``: any JSON), or ``None``."""
         ...
 
     def response_headers(self, serial: int) -> dict[str, str]:
         """Headers this provider always sends (request ids)."""
+        ...
+
+    def retry_headers(self, behavior: Behavior) -> dict[str, str]:
+        """Headers carrying the behaviour's retry hints (empty if they travel in the body)."""
         ...
 
     def render(self, exchange: Exchange) -> JSONObject:
@@ -130,6 +191,16 @@ def sse(data: object, event: str | None = None, newline: str = "\n") -> bytes:
     return (newline.join(lines) + newline + newline).encode()
 
 
+def sse_comment(text: str) -> bytes:
+    """Frame one SSE comment line (a keep-alive that parsers skip)."""
+    return f": {text}\n\n".encode()
+
+
+def ndjson(data: object) -> bytes:
+    """Frame one newline-delimited JSON line."""
+    return (dump(data) + "\n").encode()
+
+
 def split_chunks(text: str) -> list[str]:
     """Split text into word-sized stream chunks that join back to exactly ``text``."""
     pieces: list[str] = re.findall(r"\s*\S+", text)
@@ -139,6 +210,12 @@ def split_chunks(text: str) -> list[str]:
     elif rest:
         pieces.append(rest)
     return pieces
+
+
+def split_even(text: str, parts: int = 3) -> list[str]:
+    """Split text into at most ``parts`` non-empty pieces of similar length (tool-call fragments)."""
+    size = max(1, -(-len(text) // parts))
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
 def count_words(texts: list[str]) -> int:
@@ -163,3 +240,13 @@ def collect_text(value: object) -> list[str]:
 def format_number(value: float) -> str:
     """Render seconds for a header: ``"2"`` for whole numbers, ``"1.5"`` otherwise."""
     return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def header_retry_hints(behavior: Behavior) -> dict[str, str]:
+    """``retry-after`` / ``retry-after-ms`` headers for the behaviour's hints."""
+    headers: dict[str, str] = {}
+    if behavior.retry_after is not None:
+        headers["retry-after"] = format_number(behavior.retry_after)
+    if behavior.retry_after_ms is not None:
+        headers["retry-after-ms"] = format_number(behavior.retry_after_ms)
+    return headers
