@@ -16,7 +16,7 @@ from otel_llm._exceptions import (
     QuotaExceededError,
     RateLimitError,
 )
-from otel_llm._types import ChatRequest, Message, StreamEvent, Usage
+from otel_llm._types import ChatRequest, Message, StreamEvent, ToolCallDelta, Usage
 from otel_llm.providers.anthropic import AnthropicMessages
 
 from ._support import (
@@ -412,13 +412,26 @@ def test_stream_takes_the_last_cumulative_usage(provider: AnthropicMessages) -> 
     assert response.finish_reasons == ("length",)
 
 
-def test_stream_skips_thinking_and_tool_input_deltas(provider: AnthropicMessages) -> None:
-    events = [STREAM_EVENTS[0], *THINKING_EVENTS, *STREAM_EVENTS[1:6], TOOL_INPUT_EVENT, *STREAM_EVENTS[6:]]
+def test_stream_skips_thinking_deltas(provider: AnthropicMessages) -> None:
+    events = [STREAM_EVENTS[0], *THINKING_EVENTS, *STREAM_EVENTS[1:]]
 
     accumulated = run_stream(provider, chat_request(MODEL, stream=True), full_stream(events))
 
     assert accumulated.text == "Hello, world"
     assert accumulated.completed
+    assert accumulated.response().tool_calls == ()
+
+
+def test_tool_input_delta_is_a_tool_call_fragment_not_text(
+    provider: AnthropicMessages, request_: ChatRequest
+) -> None:
+    name, payload = TOOL_INPUT_EVENT
+
+    chunk = parse_event(provider, request_, StreamEvent(data=json.dumps(payload), event=name))
+
+    assert chunk is not None
+    assert chunk.delta == ""
+    assert chunk.tool_calls == (ToolCallDelta(index=1, arguments='{"location": "San Fra'),)
 
 
 def test_stream_without_message_stop_is_not_complete(provider: AnthropicMessages) -> None:
@@ -676,7 +689,9 @@ def test_mangled_stream_events_parse_or_raise_provider_errors(
     event_type = name if with_event_field else None
     assert_robust(
         mangled(event),
-        lambda payload: parse_event(provider, request_, StreamEvent(data=json.dumps(payload), event=event_type)),
+        lambda payload: parse_event(
+            provider, request_, StreamEvent(data=json.dumps(payload), event=event_type)
+        ),
     )
 
 

@@ -457,7 +457,9 @@ def test_malformed_stream_event_is_a_protocol_error(
     provider: GeminiGenerateContent, request_: ChatRequest
 ) -> None:
     with pytest.raises(ProviderProtocolError) as caught:
-        parse_event(provider, request_, StreamEvent(data='{"candidates": [{"content": {"parts": [{"text": "The'))
+        parse_event(
+            provider, request_, StreamEvent(data='{"candidates": [{"content": {"parts": [{"text": "The')
+        )
 
     assert caught.value.provider == "gemini"
 
@@ -700,7 +702,9 @@ def test_mangled_error_bodies_still_classify(
 def test_mid_stream_resource_exhausted_is_a_rate_limit(
     provider: GeminiGenerateContent, request_: ChatRequest
 ) -> None:
-    event = StreamEvent(json.dumps({"error": {"code": 429, "message": "quota", "status": "RESOURCE_EXHAUSTED"}}))
+    event = StreamEvent(
+        json.dumps({"error": {"code": 429, "message": "quota", "status": "RESOURCE_EXHAUSTED"}})
+    )
     with pytest.raises(ProviderError) as info:
         provider.parse_stream_event(event, request_)
     assert info.value.kind == "rate_limit"
