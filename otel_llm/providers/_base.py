@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
@@ -303,6 +304,35 @@ def provider_error(
     )
 
 
+# Providers signal these two kinds reliably only in prose, sometimes under an unexpected status
+# (Together: 403 for an over-long prompt; OpenRouter: 400 without a code). Used only when the
+# structured error code said nothing, and only for statuses that reject the request itself.
+_MESSAGE_KINDS: tuple[tuple[re.Pattern[str], ErrorKind], ...] = (
+    (
+        re.compile(
+            r"maximum context length|context window|context length|prompt is too long|too many tokens"
+            r"|exceeds the maximum number of tokens|exceeds the available context size"
+            r"|tokens \+ `?max_new_tokens`? must be",
+            re.IGNORECASE,
+        ),
+        "context_length",
+    ),
+    (
+        re.compile(r"flagged for moderation|content (management )?policy|safety system", re.IGNORECASE),
+        "content_filter",
+    ),
+)
+_REQUEST_STATUSES = frozenset({400, 403, 413, 422})
+
+
+def kind_from_message(message: str) -> ErrorKind | None:
+    """The error kind a provider's message states, for the kinds only prose reveals."""
+    for pattern, kind in _MESSAGE_KINDS:
+        if pattern.search(message):
+            return kind
+    return None
+
+
 def error_for_status(
     response: httpx.Response,
     request: ChatRequest | EmbeddingsRequest,
@@ -322,6 +352,8 @@ def error_for_status(
         body_retry_after: A delay hint from the error body (Gemini `RetryInfo`); headers win.
     """
     header_hint = retry_after_seconds(response.headers)
+    if kind is None and response.status_code in _REQUEST_STATUSES:
+        kind = kind_from_message(message)
     return provider_error(
         kind or kind_for_status(response.status_code),
         message or f"HTTP {response.status_code}",

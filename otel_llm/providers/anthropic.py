@@ -215,9 +215,7 @@ class AnthropicMessages(EndpointProvider):
         if isinstance(details, dict) and details.get("error_code") == "enforced_spend_limit_reached":
             kind = "quota_exhausted"  # a 429 that no wait will fix
         if isinstance(error.get("message"), str):
-            message = str(error["message"])
-            if kind is None and "prompt is too long" in message:
-                kind = "context_length"
+            message = str(error["message"])  # "prompt is too long: ..." is classified by error_for_status
         return error_for_status(response, request, self.name, message, kind)
 
 

@@ -231,8 +231,8 @@ class GeminiGenerateContent(EndpointProvider):
             kind = "auth"  # Gemini answers a bad key with 400 INVALID_ARGUMENT
         elif status == "RESOURCE_EXHAUSTED":
             kind = "quota_exhausted" if "PerDay" in details else "rate_limit"
-        elif "exceeds the maximum number of tokens" in message:
-            kind = "context_length"
+        # "... exceeds the maximum number of tokens ..." (400 INVALID_ARGUMENT) is classified by
+        # error_for_status from the message.
         return error_for_status(response, request, self.name, message, kind, _retry_delay(payload))
 
     def _raise_if_blocked(self, payload: Mapping[str, object], request: ChatRequest) -> None:

@@ -12,6 +12,7 @@ from otel_llm.testing._wire import (
     Route,
     StreamScript,
     collect_text,
+    declared_tool,
     header_retry_hints,
     split_chunks,
     split_even,
@@ -99,6 +100,13 @@ class AnthropicDialect:
         if isinstance(messages, list):
             texts += [t for m in messages if isinstance(m, dict) for t in collect_text(m.get("content"))]
         return texts
+
+    def forced_tool(self, body: JSONObject) -> tuple[str, JSONObject] | None:
+        """``tool_choice: {"type": "tool", "name"}``, answered like the real API: with that tool's call."""
+        choice = body.get("tool_choice")
+        if not isinstance(choice, dict) or choice.get("type") != "tool":
+            return None
+        return declared_tool(body.get("tools"), choice.get("name"), lambda tool: tool.get("input_schema"))
 
     def requested_json(self, body: JSONObject) -> JSONObject | None:
         """``output_config.format`` (or the beta ``output_format``) of type ``json_schema``."""

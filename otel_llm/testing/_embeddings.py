@@ -75,6 +75,10 @@ class _EmbeddingsBase:
         """Never."""
         return False
 
+    def forced_tool(self, body: JSONObject) -> tuple[str, JSONObject] | None:
+        """Not modelled for this wire format: scripted ``Behavior.tool_calls`` only."""
+        return None
+
     def requested_json(self, body: JSONObject) -> JSONObject | None:
         """Never."""
         return None

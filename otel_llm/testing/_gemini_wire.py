@@ -106,6 +106,10 @@ class GeminiDialect:
             texts += [t for c in contents if isinstance(c, dict) for t in collect_text(c.get("parts"))]
         return texts
 
+    def forced_tool(self, body: JSONObject) -> tuple[str, JSONObject] | None:
+        """Not modelled for this wire format: scripted ``Behavior.tool_calls`` only."""
+        return None
+
     def requested_json(self, body: JSONObject) -> JSONObject | None:
         """``generationConfig.responseMimeType: application/json`` and its schema, if any."""
         config = body.get("generationConfig")

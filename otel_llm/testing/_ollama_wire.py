@@ -68,6 +68,10 @@ class OllamaDialect:
             return []
         return [t for m in messages if isinstance(m, dict) for t in collect_text(m.get("content"))]
 
+    def forced_tool(self, body: JSONObject) -> tuple[str, JSONObject] | None:
+        """Not modelled for this wire format: scripted ``Behavior.tool_calls`` only."""
+        return None
+
     def requested_json(self, body: JSONObject) -> JSONObject | None:
         """``format: "json"`` (any JSON) or ``format: <JSON schema>``."""
         value = body.get("format")

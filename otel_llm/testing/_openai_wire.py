@@ -13,6 +13,7 @@ from otel_llm.testing._wire import (
     Route,
     StreamScript,
     collect_text,
+    declared_tool,
     header_retry_hints,
     split_chunks,
     split_even,
@@ -180,6 +181,20 @@ class OpenAIDialect:
         if not isinstance(messages, list):
             return []
         return [t for m in messages if isinstance(m, dict) for t in collect_text(m.get("content"))]
+
+    def forced_tool(self, body: JSONObject) -> tuple[str, JSONObject] | None:
+        """``tool_choice: {"type": "function", "function": {"name"}}``."""
+        choice = body.get("tool_choice")
+        function = choice.get("function") if isinstance(choice, dict) else None
+        if not isinstance(function, dict):
+            return None
+        return declared_tool(
+            [t.get("function") for t in body.get("tools", []) if isinstance(t, dict)]
+            if isinstance(body.get("tools"), list)
+            else None,
+            function.get("name"),
+            lambda tool: tool.get("parameters"),
+        )
 
     def requested_json(self, body: JSONObject) -> JSONObject | None:
         """``response_format`` ``json_object`` (any JSON) or ``json_schema`` (its ``schema``)."""

@@ -150,6 +150,17 @@ class Responder:
     ) -> Exchange:
         tool_calls = tuple(ToolCall.from_mapping(call) for call in behavior.tool_calls)
         greeting = f"Hello from {route.provider} {model}."
+        forced = route.dialect.forced_tool(body)
+        if not tool_calls and behavior.text is None and forced is not None:
+            # A forced tool choice gets that tool's call, as from the real APIs (and structured output
+            # emulated through a forced tool gets schema-shaped input).
+            name, input_schema = forced
+            arguments = json.loads(json_reply(input_schema, greeting))
+            tool_calls = (
+                ToolCall(
+                    name=name, arguments=arguments if isinstance(arguments, dict) else {"value": arguments}
+                ),
+            )
         schema = route.dialect.requested_json(body)
         if behavior.text is not None:
             text = behavior.text  # scripted text wins, so tests can send invalid JSON

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -149,6 +149,10 @@ class Dialect(Protocol):
         """Every piece of input text in the request (for deterministic token counts)."""
         ...
 
+    def forced_tool(self, body: JSONObject) -> tuple[str, JSONObject] | None:
+        """The tool the request forces the model to call, with its input schema, or ``None``."""
+        ...
+
     def requested_json(self, body: JSONObject) -> JSONObject | None:
         """The JSON schema the request asks the reply to follow (``{}``: any JSON), or ``None``."""
         ...
@@ -250,3 +254,16 @@ def header_retry_hints(behavior: Behavior) -> dict[str, str]:
     if behavior.retry_after_ms is not None:
         headers["retry-after-ms"] = format_number(behavior.retry_after_ms)
     return headers
+
+
+def declared_tool(
+    tools: object, name: object, schema_of: Callable[[JSONObject], object]
+) -> tuple[str, JSONObject] | None:
+    """The declared tool called `name` and its input schema (``{}`` when it has none)."""
+    if not isinstance(tools, list) or not isinstance(name, str):
+        return None
+    for tool in tools:
+        if isinstance(tool, dict) and tool.get("name") == name:
+            schema = schema_of(tool)
+            return name, schema if isinstance(schema, dict) else {}
+    return None
