@@ -114,15 +114,19 @@ def build_provider(
             "(or configure it with ProviderSettings(wire=..., base_url=...))",
         )
     base_url = settings.base_url or (spec.base_url if spec else None)
-    if base_url is None:
-        raise ConfigurationError(f"{field}.base_url", "required for a custom provider")
+    if not base_url:
+        reason = (
+            "required for a custom provider" if spec is None else f"required: {name} has no public endpoint"
+        )
+        raise ConfigurationError(f"{field}.base_url", f"{reason}; set ProviderSettings(base_url=...)")
     url = httpx.URL(base_url)
     if url.scheme not in ("http", "https") or not url.host:
         raise ConfigurationError(f"{field}.base_url", f"expected an http(s) URL, got {base_url!r}")
     api_key = settings.api_key
     if api_key is None and spec is not None and spec.api_key_env:
         api_key = environ.get(spec.api_key_env)
-    semconv_name = settings.semconv_name or (spec.semconv_name if spec else name)
+    default_name = spec.semconv_name if spec else providers.WIRE_SEMCONV_NAMES.get(settings.wire or "", name)
+    semconv_name = settings.semconv_name or default_name
     return wire(providers.Endpoint(name, base_url, api_key, semconv_name))
 
 

@@ -245,7 +245,7 @@ def test_bad_input_names_the_field(call: object, field: str) -> None:
 def test_unknown_provider_lists_the_known_ones() -> None:
     with (
         make_client() as client,
-        pytest.raises(ConfigurationError, match=r"known: \['anthropic', 'gemini', 'openai'\]"),
+        pytest.raises(ConfigurationError, match=r"known: \['anthropic', .*'gemini', .*'openai'.*\]"),
     ):
         client.chat("nosuch:model", USER)
 
@@ -266,7 +266,7 @@ def test_custom_openai_compatible_provider_reports_its_own_name(captured: object
 @pytest.mark.parametrize(
     ("providers", "field"),
     [
-        ({"together": {"base_url": "https://api.together.xyz/v1"}}, "providers.together"),
+        ({"acme": {"base_url": "https://api.acme.test/v1"}}, "providers.acme"),
         ({"x": {"wire": "soap", "base_url": "http://h"}}, "providers.x.wire"),
         ({"x": {"wire": "openai"}}, "providers.x.base_url"),
         ({"openai": {"base_url": "ftp://h"}}, "providers.openai.base_url"),

@@ -99,10 +99,12 @@ def test_every_bundled_price_parses(provider: str, model: str, fields: dict[str,
         assert price.cache_read < price.input
 
 
-def test_bundled_snapshot_covers_every_builtin_provider() -> None:
+def test_bundled_snapshot_prices_only_known_providers() -> None:
+    # Every priced provider exists; providers without prices (Azure deployments, Ollama, the compatible
+    # services) record unpriced calls until the model registry covers them.
     raw = bundled_raw()
 
-    assert set(raw["providers"]) == set(BUILTIN)
+    assert set(raw["providers"]) <= set(BUILTIN)
     assert all(entry["models"] for entry in raw["providers"].values())
     assert all(entry["source_url"].startswith("https://") for entry in raw["providers"].values())
 

@@ -27,6 +27,7 @@ from otel_llm._types import (
     Usage,
 )
 from otel_llm.providers._base import (
+    Endpoint,
     EndpointProvider,
     MalformedResponse,
     arr,
@@ -63,7 +64,21 @@ _ERROR_CODES: Mapping[str, ErrorKind] = {
 
 
 class OpenAIChat(EndpointProvider):
-    """Chat Completions over `{base_url}/chat/completions` with a bearer key."""
+    """Chat Completions over `{base_url}/chat/completions` with a bearer key.
+
+    Args:
+        endpoint: Where the server is and how to authenticate.
+        stream_usage_option: Send `stream_options.include_usage` on streams. Servers that reject
+            unknown fields (Mistral: 422 `extra_forbidden`) report usage in the last chunk unasked.
+        seed_field: Body field carrying the seed (`seed`; Mistral: `random_seed`).
+    """
+
+    def __init__(
+        self, endpoint: Endpoint, *, stream_usage_option: bool = True, seed_field: str = "seed"
+    ) -> None:
+        super().__init__(endpoint)
+        self._stream_usage_option = stream_usage_option
+        self._seed_field = seed_field
 
     def build_request(self, request: ChatRequest) -> httpx.Request:
         """Translate a chat request into `POST /chat/completions`."""
@@ -76,16 +91,16 @@ class OpenAIChat(EndpointProvider):
             "top_p": request.top_p,
             "max_tokens": request.max_tokens,
             "stop": list(request.stop) if request.stop else None,
-            "seed": request.seed,
+            self._seed_field: request.seed,
             "tools": [_tool(t) for t in request.tools] or None,
             "tool_choice": _tool_choice(request.tool_choice),
             "response_format": _response_format(request.response_format),
         }
         body.update((k, v) for k, v in optional.items() if v is not None)
         if request.stream:
-            # Without include_usage a stream reports no tokens at all; always ask for them.
             body["stream"] = True
-            body["stream_options"] = {"include_usage": True}
+            if self._stream_usage_option:  # without it, OpenAI streams report no tokens at all
+                body["stream_options"] = {"include_usage": True}
         return httpx.Request(
             "POST", self._chat_url(request), headers=self._headers(request.attempt), content=encode_json(body)
         )
@@ -187,6 +202,9 @@ class OpenAIChat(EndpointProvider):
             reason = opt_str(choice.get("finish_reason"), "finish_reason")
             finish = _FINISH_REASONS.get(reason, reason) if reason else None
         raw_usage = payload.get("usage")
+        groq = payload.get("x_groq")
+        if raw_usage is None and isinstance(groq, dict):
+            raw_usage = groq.get("usage")  # Groq has reported streamed usage under x_groq
         return ChatChunk(
             delta=delta_text,
             tool_calls=tool_deltas,
@@ -323,7 +341,11 @@ def _usage(raw: object) -> Usage:
     return Usage(
         input_tokens=opt_int(usage.get("prompt_tokens"), "usage.prompt_tokens"),
         output_tokens=opt_int(usage.get("completion_tokens"), "usage.completion_tokens"),
-        cache_read_input_tokens=opt_int(prompt.get("cached_tokens"), "cached_tokens"),
+        cache_read_input_tokens=opt_int(
+            # DeepSeek names its cache hits differently; either way they are a subset of prompt_tokens.
+            prompt.get("cached_tokens", usage.get("prompt_cache_hit_tokens")),
+            "cached_tokens",
+        ),
         cache_write_input_tokens=opt_int(prompt.get("cache_write_tokens"), "cache_write_tokens"),
         reasoning_output_tokens=opt_int(completion.get("reasoning_tokens"), "reasoning_tokens"),
     )

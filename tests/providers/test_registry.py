@@ -9,7 +9,9 @@ import pytest
 from otel_llm import providers
 from otel_llm.providers import BUILTIN, WIRES, Endpoint, ProviderSpec, known_names, lookup
 from otel_llm.providers.anthropic import AnthropicMessages
+from otel_llm.providers.azure import AzureOpenAI
 from otel_llm.providers.gemini import GeminiGenerateContent
+from otel_llm.providers.ollama import OllamaChat
 from otel_llm.providers.openai import OpenAIChat
 
 from ._support import chat_request
@@ -24,6 +26,33 @@ DOCUMENTED = {
         "x-goog-api-key",
         "gcp.gemini",
     ),
+    "openrouter": (
+        "openai/gpt-4o-mini",
+        "https://openrouter.ai/api/v1/chat/completions",
+        "authorization",
+        "openrouter",
+    ),
+    "mistral": (
+        "mistral-small-latest",
+        "https://api.mistral.ai/v1/chat/completions",
+        "authorization",
+        "mistral_ai",
+    ),
+    "together": (
+        "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+        "https://api.together.xyz/v1/chat/completions",
+        "authorization",
+        "together",
+    ),
+    "groq": (
+        "llama-3.3-70b-versatile",
+        "https://api.groq.com/openai/v1/chat/completions",
+        "authorization",
+        "groq",
+    ),
+    "deepseek": ("deepseek-chat", "https://api.deepseek.com/chat/completions", "authorization", "deepseek"),
+    # Keyless locally; a configured key (ollama.com, a proxy) travels as a bearer token.
+    "ollama": ("llama3.2", "http://localhost:11434/api/chat", "authorization", "ollama"),
 }
 
 
@@ -49,6 +78,13 @@ def test_builtin_key_environment_variables() -> None:
         "openai": "OPENAI_API_KEY",
         "anthropic": "ANTHROPIC_API_KEY",
         "gemini": "GEMINI_API_KEY",
+        "azure": "AZURE_OPENAI_API_KEY",
+        "ollama": None,
+        "openrouter": "OPENROUTER_API_KEY",
+        "mistral": "MISTRAL_API_KEY",
+        "together": "TOGETHER_API_KEY",
+        "groq": "GROQ_API_KEY",
+        "deepseek": "DEEPSEEK_API_KEY",
     }
 
 
@@ -57,8 +93,16 @@ def test_wire_formats_for_custom_providers() -> None:
         "openai": OpenAIChat,
         "anthropic": AnthropicMessages,
         "gemini": GeminiGenerateContent,
+        "azure": AzureOpenAI,
+        "ollama": OllamaChat,
     }
     assert dict(WIRES) == expected
+
+
+def test_every_builtin_is_documented_here_or_has_no_public_endpoint() -> None:
+    # Azure has none: each resource has its own host, so it is tested with one (test_azure.py).
+    assert set(BUILTIN) - set(DOCUMENTED) == {"azure"}
+    assert BUILTIN["azure"].base_url == ""
 
 
 def test_unknown_name_is_none() -> None:
@@ -68,7 +112,7 @@ def test_unknown_name_is_none() -> None:
 def test_known_names_include_the_builtins_sorted() -> None:
     names = known_names()
 
-    assert {"openai", "anthropic", "gemini"} <= set(names)
+    assert {"openai", "anthropic", "gemini", "azure", "ollama", "openrouter", "groq"} <= set(names)
     assert names == sorted(names)
 
 
