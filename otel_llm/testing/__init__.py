@@ -57,6 +57,7 @@ Example:
 
 from otel_llm.testing._behavior import Behavior
 from otel_llm.testing._log import RecordedRequest
+from otel_llm.testing._mock import MockProviders
 from otel_llm.testing._server import FakeProviderServer
 
-__all__ = ["Behavior", "FakeProviderServer", "RecordedRequest"]
+__all__ = ["Behavior", "FakeProviderServer", "MockProviders", "RecordedRequest"]

@@ -13,10 +13,9 @@ from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from otel_llm.testing._behavior import ANY_MODEL, Behavior, BehaviorTable
-from otel_llm.testing._log import RecordedRequest, RequestLog
 from otel_llm.testing._responder import FullReply, Responder, StreamReply
-from otel_llm.testing._routes import base_path, check_provider_name
+from otel_llm.testing._routes import base_path
+from otel_llm.testing._scripting import ScriptedProviders
 from otel_llm.testing._wire import dump
 
 logger = logging.getLogger(__name__)
@@ -29,7 +28,7 @@ _REASONS = {529: "Overloaded"}
 _S = TypeVar("_S", bound="FakeProviderServer")
 
 
-class FakeProviderServer:
+class FakeProviderServer(ScriptedProviders):
     """A local HTTP server speaking the OpenAI, Azure, Anthropic, Gemini and Ollama wire formats.
 
     It binds ``127.0.0.1`` on a free port and answers from daemon threads, so otel-llm, the
@@ -62,8 +61,7 @@ class FakeProviderServer:
 
     def __init__(self, *, port: int = 0) -> None:
         self._requested_port = port
-        self._behaviors = BehaviorTable()
-        self._log = RequestLog()
+        super().__init__()
         self._lock = threading.Lock()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -163,55 +161,6 @@ class FakeProviderServer:
             RuntimeError: If the server is not running.
         """
         return self.url + base_path(provider)
-
-    def set_behavior(self, provider: str, behavior: Behavior, *, model: str = ANY_MODEL) -> None:
-        """Answer every later request for ``provider`` (and ``model``) with ``behavior``.
-
-        A model-specific behaviour wins over the ``"*"`` one; one-shot behaviours from
-        :meth:`enqueue` are used first. ``set_behavior(provider, Behavior())`` restores normal
-        replies.
-
-        Args:
-            provider: Provider key, as in :meth:`base_url`.
-            behavior: What to do.
-            model: The model it applies to; ``"*"`` (the default) means any model.
-
-        Raises:
-            ValueError: If ``provider`` is not a valid path segment.
-        """
-        check_provider_name(provider)
-        self._behaviors.set(provider, model, behavior)
-
-    def enqueue(self, provider: str, *behaviors: Behavior, model: str = ANY_MODEL) -> None:
-        """Answer the next requests for ``provider`` (and ``model``) with ``behaviors``, in order.
-
-        Each behaviour is used once, before any persistent one. Queued behaviours for the exact
-        model are used before those queued for ``"*"``.
-
-        Args:
-            provider: Provider key, as in :meth:`base_url`.
-            *behaviors: One behaviour per request.
-            model: The model they apply to; ``"*"`` (the default) means any model.
-
-        Raises:
-            ValueError: If ``provider`` is not a valid path segment.
-        """
-        check_provider_name(provider)
-        self._behaviors.enqueue(provider, model, behaviors)
-
-    def reset(self) -> None:
-        """Forget all behaviours and recorded requests."""
-        self._behaviors.clear()
-        self._log.clear()
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """A copy of the requests received on provider routes, oldest first.
-
-        A request is recorded before its reply is sent, so it is visible as soon as a client has
-        seen any part of the response.
-        """
-        return self._log.snapshot()
 
 
 class _Handler(BaseHTTPRequestHandler):

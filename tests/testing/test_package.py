@@ -13,8 +13,10 @@ PACKAGE_DIR = Path(otel_llm.testing.__file__).parent
 
 
 def test_runtime_imports_are_stdlib_only() -> None:
+    # The loopback server must run anywhere; only the in-process transport adapter (_mock.py) and the
+    # package's re-export of it may use httpx and the SDK.
     offenders: list[str] = []
-    for path in sorted(PACKAGE_DIR.glob("*.py")):
+    for path in sorted(p for p in PACKAGE_DIR.glob("*.py") if p.name not in ("_mock.py", "__init__.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
