@@ -79,29 +79,44 @@ def test_chat(server: FakeProviderServer, captured: Captured, name: str) -> None
     attributes = span.attributes or {}
     assert attributes["gen_ai.provider.name"] == SEMCONV_NAMES.get(name, name)
     assert attributes["server.address"] == "127.0.0.1"
+    assert_semconv(captured)
+
+
+def assert_semconv(captured: Captured) -> None:
+    """Every span, event and metric attribute in the GenAI/server/error namespaces is in the registry."""
     custom = {"gen_ai.provider.name": CUSTOM_PROVIDER_NAMES}
-    assert semconv.violations(attributes, custom_values=custom) == []
+    problems = []
+    for span in captured.spans():
+        problems += semconv.violations(span.attributes or {}, custom_values=custom)
+        for event in span.events:
+            problems += semconv.violations(event.attributes or {}, custom_values=custom)
+    for points in captured.metrics().values():
+        for attributes, _ in points:
+            problems += semconv.violations(attributes, custom_values=custom)
+    assert problems == []
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_stream(server: FakeProviderServer, name: str) -> None:
-    with make_client(server) as client:
+def test_stream(server: FakeProviderServer, captured: Captured, name: str) -> None:
+    with make_client(server, captured) as client:
         stream = client.stream(f"{name}:test-model", MESSAGES)
         text = "".join(chunk.delta for chunk in stream)
     assert text and stream.response is not None
     assert stream.response.text == text
     assert stream.response.usage.output_tokens
+    assert_semconv(captured)
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_tool_calls(server: FakeProviderServer, name: str) -> None:
+def test_tool_calls(server: FakeProviderServer, captured: Captured, name: str) -> None:
     server.enqueue(name, Behavior(tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris"}}]))
-    with make_client(server) as client:
+    with make_client(server, captured) as client:
         reply = client.chat(f"{name}:test-model", MESSAGES, tools=[WEATHER])
     assert [(call.name, dict(call.arguments)) for call in reply.tool_calls] == [
         ("get_weather", {"city": "Paris"})
     ]
     assert reply.finish_reasons == ("tool_call",)
+    assert_semconv(captured)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -137,11 +152,12 @@ def test_only_anthropic_lacks_embeddings() -> None:
 
 
 @pytest.mark.parametrize("name", EMBEDDERS)
-def test_embeddings(server: FakeProviderServer, name: str) -> None:
-    with make_client(server) as client:
+def test_embeddings(server: FakeProviderServer, captured: Captured, name: str) -> None:
+    with make_client(server, captured) as client:
         result = client.embed(f"{name}:test-embedder", ["one", "two", "three"])
     assert len(result.vectors) == 3
     assert len({len(v) for v in result.vectors}) == 1
+    assert_semconv(captured)
 
 
 @pytest.mark.parametrize("name", ALL)
