@@ -19,7 +19,7 @@ from otel_llm._exceptions import (
     RateLimitError,
 )
 from otel_llm._types import ChatRequest, EmbeddingsRequest, Message, StreamEvent, Tool, Usage
-from otel_llm.providers import BUILTIN, WIRES
+from otel_llm.providers import BUILTIN, WIRES, Endpoint
 from otel_llm.providers.azure import DEFAULT_API_VERSION, AzureOpenAI
 
 from ._support import (
@@ -238,11 +238,16 @@ def test_server_address_and_port(provider: AzureOpenAI) -> None:
 def test_builtin_entry() -> None:
     spec = BUILTIN["azure"]
 
-    assert spec.wire is AzureOpenAI
+    assert isinstance(
+        spec.wire(Endpoint("azure", "https://r.openai.azure.com", "k", "azure.ai.openai")), AzureOpenAI
+    )
     assert spec.semconv_name == "azure.ai.openai"
     assert spec.api_key_env == "AZURE_OPENAI_API_KEY"
     assert spec.base_url == ""  # no public endpoint: every resource has its own host
-    assert WIRES["azure"] is AzureOpenAI
+    assert isinstance(
+        WIRES["azure"](Endpoint("azure-2", "https://r2.openai.azure.com", "k", "azure.ai.openai")),
+        AzureOpenAI,
+    )
 
 
 def test_build_provider_reads_the_key_from_the_environment() -> None:

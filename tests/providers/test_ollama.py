@@ -38,7 +38,7 @@ from otel_llm._types import (
     ToolCall,
     Usage,
 )
-from otel_llm.providers import BUILTIN, WIRES
+from otel_llm.providers import BUILTIN, WIRES, Endpoint
 from otel_llm.providers._base import EmbeddingsProvider
 from otel_llm.providers.ollama import DEFAULT_BASE_URL, OllamaChat
 
@@ -1009,11 +1009,11 @@ def test_mangled_error_bodies_still_classify(
 def test_builtin_entry_and_wire() -> None:
     spec = BUILTIN["ollama"]
 
-    assert spec.wire is OllamaChat
+    assert isinstance(spec.wire(Endpoint("ollama", spec.base_url, None, "ollama")), OllamaChat)
     assert spec.base_url == "http://localhost:11434"
     assert spec.semconv_name == "ollama"
     assert spec.api_key_env is None
-    assert WIRES["ollama"] is OllamaChat
+    assert isinstance(WIRES["ollama"](Endpoint("ollama-gpu", "http://gpu:11434", None, "ollama")), OllamaChat)
 
 
 def test_build_provider_defaults_to_the_local_server() -> None:

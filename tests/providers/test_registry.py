@@ -96,7 +96,8 @@ def test_wire_formats_for_custom_providers() -> None:
         "azure": AzureOpenAI,
         "ollama": OllamaChat,
     }
-    assert dict(WIRES) == expected
+    built = {name: wire(Endpoint(name, "https://h.example/v1", "k", name)) for name, wire in WIRES.items()}
+    assert {name: type(provider) for name, provider in built.items()} == expected
 
 
 def test_every_builtin_is_documented_here_or_has_no_public_endpoint() -> None:
