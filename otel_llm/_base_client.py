@@ -313,7 +313,7 @@ class BaseClient:
     ) -> tuple[Provider, ChatRequest, httpx.Request]:
         provider = self._provider(action.route.provider)
         request = dataclasses.replace(call.request, model=action.route.model, attempt=action.number)
-        return provider, request, _with_timeout(provider.build_request(request), call.timeout, action)
+        return provider, request, self._finish_wire(provider.build_request(request), call.timeout, action)
 
     def _wire_embeddings(
         self, call: PreparedCall[EmbeddingsRequest], action: Attempt
@@ -323,8 +323,18 @@ class BaseClient:
         return (
             provider,
             request,
-            _with_timeout(provider.build_embeddings_request(request), call.timeout, action),
+            self._finish_wire(provider.build_embeddings_request(request), call.timeout, action),
         )
+
+    def _finish_wire(self, http_request: httpx.Request, timeout: Timeout, action: Attempt) -> httpx.Request:
+        """Apply the attempt's time limit and the provider's configured headers and token."""
+        settings = self._settings.get(action.route.provider)
+        if settings is not None:
+            if settings.headers:
+                http_request.headers.update(settings.headers)
+            if settings.token_provider is not None:
+                http_request.headers["authorization"] = f"Bearer {settings.token_provider()}"
+        return _with_timeout(http_request, timeout, action)
 
     def _finish_response(
         self, provider: Provider, request: ChatRequest, route: Route, response: httpx.Response

@@ -7,7 +7,7 @@ naming the offending field. The environment is read only here (API keys), never 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -28,6 +28,10 @@ class ProviderSettings:
             `"anthropic"` or `"gemini"`. Built-in providers know theirs.
         semconv_name: `gen_ai.provider.name` to report; default: the built-in value, or the
             provider key for custom providers (never `openai` for a compatible server).
+        headers: Extra headers on every request (OpenRouter's `HTTP-Referer`/`X-Title`, a proxy's).
+        token_provider: Returns a bearer token; called for every attempt, so it may refresh one
+            (Azure Entra ID: `azure.identity.get_bearer_token_provider(...)`). Sent as
+            `Authorization: Bearer ...` in place of the API key.
 
     Example:
         >>> ProviderSettings(base_url="http://localhost:8000/v1", wire="openai", semconv_name="vllm")
@@ -38,13 +42,18 @@ class ProviderSettings:
     base_url: str | None = None
     wire: str | None = None
     semconv_name: str | None = None
+    headers: Mapping[str, str] | None = None
+    token_provider: Callable[[], str] | None = None
 
     def __repr__(self) -> str:
-        # Never print a key, not even in a traceback of a configuration error.
+        # Never print a key, not even in a traceback of a configuration error; header values may be
+        # credentials too, so only their names are shown.
         key = "'***'" if self.api_key else "None"
+        headers = sorted(self.headers) if self.headers else None
         return (
             f"ProviderSettings(api_key={key}, base_url={self.base_url!r}, wire={self.wire!r}, "
-            f"semconv_name={self.semconv_name!r})"
+            f"semconv_name={self.semconv_name!r}, headers={headers!r}, "
+            f"token_provider={'set' if self.token_provider else None})"
         )
 
 
@@ -123,7 +132,7 @@ def build_provider(
     if url.scheme not in ("http", "https") or not url.host:
         raise ConfigurationError(f"{field}.base_url", f"expected an http(s) URL, got {base_url!r}")
     api_key = settings.api_key
-    if api_key is None and spec is not None and spec.api_key_env:
+    if api_key is None and spec is not None and spec.api_key_env and settings.token_provider is None:
         api_key = environ.get(spec.api_key_env)
     default_name = spec.semconv_name if spec else providers.WIRE_SEMCONV_NAMES.get(settings.wire or "", name)
     semconv_name = settings.semconv_name or default_name
@@ -145,7 +154,22 @@ def coerce_provider_settings(
         if unknown:
             raise ConfigurationError(f"providers.{name}.{sorted(unknown)[0]}", "unknown setting")
         for key, item in value.items():
-            if item is not None and not isinstance(item, str):
+            if key in ("headers", "token_provider") or item is None:
+                continue
+            if not isinstance(item, str):
                 raise ConfigurationError(f"providers.{name}.{key}", "expected a string")
         result[name] = ProviderSettings(**value)  # type: ignore[arg-type]
+    for name, settings in result.items():
+        _check_extras(name, settings)
     return result
+
+
+def _check_extras(name: str, settings: ProviderSettings) -> None:
+    headers = settings.headers
+    if headers is not None and (
+        not isinstance(headers, Mapping)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
+    ):
+        raise ConfigurationError(f"providers.{name}.headers", "expected a mapping of strings to strings")
+    if settings.token_provider is not None and not callable(settings.token_provider):
+        raise ConfigurationError(f"providers.{name}.token_provider", "expected a callable returning a token")

@@ -326,3 +326,57 @@ async def test_async_stream_interruption_keeps_partial_text() -> None:
             async for _ in stream:
                 pass
     assert info.value.partial_text == "partial"
+
+
+def test_configured_headers_and_token_provider_reach_every_attempt() -> None:
+    seen: list[httpx.Headers] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        first_for_host = not any(h["host"] == request.headers["host"] for h in seen)
+        seen.append(request.headers)
+        return error(500) if first_for_host else httpx.Response(200, json=openai_body())  # one retry each
+
+    tokens = iter(["token-1", "token-2"])
+    providers = {
+        "openrouter": otel_llm.ProviderSettings(
+            api_key="sk-or", headers={"HTTP-Referer": "https://app.example", "X-Title": "My App"}
+        ),
+        "azure": otel_llm.ProviderSettings(
+            base_url="https://res.openai.azure.com", token_provider=lambda: next(tokens)
+        ),
+    }
+    environ = {"AZURE_OPENAI_API_KEY": "must-not-be-used"}
+    with Client(
+        transport=httpx.MockTransport(handler), providers=providers, environ=environ, sleep=lambda s: None
+    ) as c:
+        c.chat("openrouter:meta/llama", USER)
+        c.chat("azure:gpt-4o-deployment", USER)
+    assert (seen[0]["http-referer"], seen[0]["x-title"]) == ("https://app.example", "My App")
+    assert [h.get("authorization") for h in seen[2:]] == [
+        "Bearer token-1",
+        "Bearer token-2",
+    ]  # refreshed per attempt
+    assert not any("api-key" in h for h in seen[2:])  # the token replaces the key
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ({"openrouter": {"headers": {"X-Title": 5}}}, "providers.openrouter.headers"),
+        ({"openrouter": {"headers": "X-Title: x"}}, "providers.openrouter.headers"),
+        (
+            {"azure": {"base_url": "https://r.openai.azure.com", "token_provider": "tok"}},
+            "providers.azure.token_provider",
+        ),
+    ],
+)
+def test_invalid_headers_or_token_provider_name_the_field(settings: dict[str, object], field: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Client(providers=settings)  # type: ignore[arg-type]
+    assert info.value.field == field
+
+
+def test_header_values_stay_out_of_settings_repr() -> None:
+    settings = otel_llm.ProviderSettings(headers={"X-Proxy-Auth": "secret-value"}, token_provider=lambda: "t")
+    assert "secret-value" not in repr(settings)
+    assert "X-Proxy-Auth" in repr(settings)
