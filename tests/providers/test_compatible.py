@@ -87,9 +87,10 @@ COMPATIBLE: dict[str, tuple[str, str, str, str, str]] = {
 KEY = "sk-compat-Abc/123+xyz=="
 
 
-def configured(name: str, **settings: str) -> Provider:
+def configured(name: str, *, base_url: str | None = None, api_key: str | None = None) -> Provider:
     """The built-in provider `name` as `build_provider` makes it, its key in the environment."""
-    return build_provider(name, ProviderSettings(**settings), {COMPATIBLE[name][1]: KEY})
+    settings = ProviderSettings(base_url=base_url, api_key=api_key)
+    return build_provider(name, settings, {COMPATIBLE[name][1]: KEY})
 
 
 # --- registry --------------------------------------------------------------------------------------
