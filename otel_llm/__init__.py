@@ -20,6 +20,7 @@ from otel_llm._breaker import BreakerPolicy, CircuitState
 from otel_llm._client import ChatStream, Client
 from otel_llm._config import ProviderSettings, Timeout
 from otel_llm._exceptions import (
+    DEFAULT_FALLBACK_KINDS,
     AllRoutesFailedError,
     AuthenticationError,
     BadRequestError,
@@ -68,6 +69,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "DEFAULT_FALLBACK_KINDS",
     "NOT_GIVEN",
     "AllRoutesFailedError",
     "AsyncChatStream",

@@ -12,7 +12,8 @@ import os
 import random
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+import typing
+from collections.abc import Callable, Collection, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, cast
 
@@ -34,7 +35,7 @@ from otel_llm._config import (
 )
 from otel_llm._cost import cost_usd
 from otel_llm._engine import Attempt, CallPlan
-from otel_llm._exceptions import ConfigurationError
+from otel_llm._exceptions import DEFAULT_FALLBACK_KINDS, ConfigurationError, ErrorKind
 from otel_llm._inputs import parse_messages, parse_response_format, parse_tool_choice, parse_tools
 from otel_llm._ndjson import NDJSONDecoder
 from otel_llm._policies import RetryPolicy
@@ -116,6 +117,9 @@ class ClientConfig(TypedDict, total=False):
         clock: Monotonic clock, injectable for tests.
         rng: Random source for backoff jitter.
         environ: Where API keys are read from; default: `os.environ`.
+        fallback_on: Error kinds after which a call moves on to its next route; default:
+            `DEFAULT_FALLBACK_KINDS` (all but the request errors `bad_request`, `not_found`,
+            `content_filter`).
     """
 
     providers: Mapping[str, ProviderSettings | Mapping[str, object]]
@@ -129,6 +133,7 @@ class ClientConfig(TypedDict, total=False):
     clock: Clock
     rng: random.Random
     environ: Mapping[str, str]
+    fallback_on: Collection[ErrorKind]
 
 
 class EmbedOptions(TypedDict, total=False):
@@ -176,6 +181,7 @@ class BaseClient:
             self._provider(name)
         self._timeout = normalise_timeout(config.get("timeout", 60.0))
         self._retry = config.get("retry") or RetryPolicy()
+        self._fallback_on = _fallback_kinds(config.get("fallback_on", DEFAULT_FALLBACK_KINDS))
         self._clock = config.get("clock", time.monotonic)
         self._rng = config.get("rng") or random.Random()
         self._prices = config.get("prices") or PriceTable()
@@ -288,6 +294,7 @@ class BaseClient:
             rng=self._rng,
             attempt_timeout=call.timeout.attempt,
             total_timeout=call.timeout.total,
+            fallback_on=self._fallback_on,
             listener=recorder.on_plan_event,
         )
 
@@ -425,6 +432,13 @@ def _with_timeout(http_request: httpx.Request, timeout: Timeout, action: Attempt
         "pool": limit,
     }
     return http_request
+
+
+def _fallback_kinds(kinds: Collection[str]) -> frozenset[ErrorKind]:
+    known = set(typing.get_args(ErrorKind))
+    if isinstance(kinds, str) or not all(kind in known for kind in kinds):
+        raise ConfigurationError("fallback_on", f"expected error kinds out of {sorted(known)}")
+    return frozenset(cast("Collection[ErrorKind]", kinds))
 
 
 def _reject_unknown(options: Mapping[str, object], accepted: type) -> None:

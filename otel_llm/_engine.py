@@ -14,12 +14,13 @@ Retry, fallback and breaker decisions are reported as events to a listener; tele
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from otel_llm._breaker import BreakerBoard, CircuitBreaker, CircuitState, Clock
 from otel_llm._exceptions import (
+    DEFAULT_FALLBACK_KINDS,
     AllRoutesFailedError,
     CircuitOpenError,
     ErrorKind,
@@ -101,6 +102,7 @@ class CallPlan(Generic[T]):
         rng: random.Random,
         attempt_timeout: float,
         total_timeout: float | None = None,
+        fallback_on: Collection[ErrorKind] = DEFAULT_FALLBACK_KINDS,
         listener: PlanListener | None = None,
     ) -> None:
         self._routes = tuple(routes)
@@ -111,7 +113,9 @@ class CallPlan(Generic[T]):
         self._attempt_timeout = attempt_timeout
         self._start = clock()
         self._deadline = None if total_timeout is None else self._start + total_timeout
+        self._fallback_on = frozenset(fallback_on)
         self._listener = listener
+        self._stop_reason: str | None = None
         self._position = 0
         self._attempts_on_route = 0
         self._number = 0
@@ -132,6 +136,8 @@ class CallPlan(Generic[T]):
         if self._pending_sleep is not None:
             sleep, self._pending_sleep = self._pending_sleep, None
             return sleep
+        if self._stop_reason is not None:
+            raise AllRoutesFailedError(self._failures, reason=self._stop_reason)
         while self._position < len(self._routes):
             route = self._routes[self._position]
             remaining = self._remaining()
@@ -170,7 +176,10 @@ class CallPlan(Generic[T]):
         # A failure that just opened the breaker makes a retry on this route pointless.
         delay = None if breaker.state is CircuitState.OPEN else self._retry_delay(error)
         if delay is None:
-            self._advance(error.kind)
+            if error.kind in self._fallback_on:
+                self._advance(error.kind)
+            else:
+                self._stop_reason = f"not failed over after {error.kind}"
             return
         self._pending_sleep = Sleep(delay)
         self._emit(RetryScheduled(route, error, delay))

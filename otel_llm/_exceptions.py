@@ -53,6 +53,17 @@ _PROVIDER_FAULTS: frozenset[str] = frozenset(
     {"overloaded", "server_error", "timeout", "connection", "protocol_error", "stream_interrupted"}
 )
 _RETRYABLE: frozenset[str] = frozenset({"rate_limit", "overloaded", "server_error", "timeout", "connection"})
+DEFAULT_FALLBACK_KINDS: frozenset[ErrorKind] = frozenset(
+    {
+        "rate_limit", "quota_exhausted", "overloaded", "server_error", "timeout", "connection",
+        "context_length", "auth", "protocol_error", "circuit_open",
+    }
+)  # fmt: skip
+"""Error kinds after which a call moves on to its next route by default.
+
+Request errors (`bad_request`, `not_found`, `content_filter`) are left out: the same request most
+likely fails the same way elsewhere, so failing over on them is opt-in (`Client(fallback_on=...)`).
+"""
 
 
 class OtelLLMError(Exception):
@@ -75,7 +86,8 @@ class ProviderError(OtelLLMError):
         model: Model id of the attempt.
         status_code: HTTP status, when there was a response.
         kind: Low-cardinality error kind, recorded as `error.type`.
-        retryable: Whether retrying the same route may succeed.
+        retryable: Whether retrying the same route may succeed; by kind, unless the provider said
+            (OpenAI's `x-should-retry`).
         retry_after: Seconds the provider asked us to wait, if it said.
     """
 
@@ -90,6 +102,7 @@ class ProviderError(OtelLLMError):
         status_code: int | None = None,
         kind: ErrorKind | None = None,
         retry_after: float | None = None,
+        retryable: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.provider = provider
@@ -97,11 +110,17 @@ class ProviderError(OtelLLMError):
         self.status_code = status_code
         self.kind: ErrorKind = kind or self.default_kind
         self.retry_after = retry_after
+        self._retryable = retryable
 
     @property
     def retryable(self) -> bool:
-        """Whether a retry on the same route may succeed."""
-        return self.kind in _RETRYABLE
+        """Whether a retry on the same route may succeed (a provider's explicit hint wins)."""
+        return self._retryable if self._retryable is not None else self.kind in _RETRYABLE
+
+    @property
+    def fallback_applies(self) -> bool:
+        """Whether another route may succeed by default (see `DEFAULT_FALLBACK_KINDS`)."""
+        return self.kind in DEFAULT_FALLBACK_KINDS
 
     @property
     def is_provider_fault(self) -> bool:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import json
 
 import httpx
@@ -380,3 +381,44 @@ def test_header_values_stay_out_of_settings_repr() -> None:
     settings = otel_llm.ProviderSettings(headers={"X-Proxy-Auth": "secret-value"}, token_provider=lambda: "t")
     assert "secret-value" not in repr(settings)
     assert "X-Proxy-Auth" in repr(settings)
+
+
+def test_request_errors_end_the_call_unless_configured_to_fail_over() -> None:
+    handler = route_by_host(
+        openai=lambda r: error(400, "Unrecognized request argument", code="invalid_request_error"),
+        anthropic=lambda r: httpx.Response(200, json=anthropic_body("from claude")),
+    )
+    fallbacks = ["anthropic:claude-haiku-4-5"]
+    with make_client(httpx.MockTransport(handler)) as c, pytest.raises(AllRoutesFailedError) as info:
+        c.chat("openai:gpt-4o-mini", USER, fallbacks=fallbacks)
+    assert [a.route for a in info.value.attempts] == ["openai:gpt-4o-mini"]
+    opted_in = make_client(
+        httpx.MockTransport(handler), fallback_on=otel_llm.DEFAULT_FALLBACK_KINDS | {"bad_request"}
+    )
+    with opted_in:
+        assert opted_in.chat("openai:gpt-4o-mini", USER, fallbacks=fallbacks).text == "from claude"
+
+
+@pytest.mark.parametrize("value", ["bad_request", ["no_such_kind"]])
+def test_invalid_fallback_kinds_are_rejected(value: object) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Client(fallback_on=value)  # type: ignore[arg-type]
+    assert info.value.field == "fallback_on"
+
+
+@pytest.mark.parametrize(("header", "attempts"), [("false", 1), ("true", 3)])
+def test_x_should_retry_overrides_the_status_rule(header: str, attempts: int) -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        status = 500 if header == "false" else 409  # 500 is retried by default; here not, and vice versa
+        return (
+            error(status, headers={"x-should-retry": header})
+            if len(calls) < 3
+            else httpx.Response(200, json=openai_body())
+        )
+
+    with make_client(httpx.MockTransport(handler)) as c, contextlib.suppress(AllRoutesFailedError):
+        c.chat("openai:gpt-4o-mini", USER)
+    assert len(calls) == attempts

@@ -114,14 +114,31 @@ def test_hint_within_the_deadline_is_honoured() -> None:
     assert plan.next_action() == Sleep(1.5)
 
 
-def test_request_errors_are_not_retried_and_do_not_count_for_the_breaker() -> None:
+def test_request_errors_are_not_retried_failed_over_or_counted_by_default() -> None:
     clock = FakeClock()
     board = BreakerBoard(BreakerPolicy(failure_threshold=1), clock)
     plan = make_plan(clock, board=board)
     expect_attempt(plan, A)
     plan.record_failure(BadRequestError("bad", provider="a", model="m1", status_code=400))
-    expect_attempt(plan, B)
+    with pytest.raises(AllRoutesFailedError, match="not failed over after bad_request"):
+        plan.next_action()  # the same request would most likely fail on B too
     assert board.get("a").state is CircuitState.CLOSED
+
+
+def test_failing_over_on_request_errors_is_opt_in() -> None:
+    clock = FakeClock()
+    plan: CallPlan[str] = CallPlan(
+        (A, B),
+        retry=RetryPolicy(),
+        breakers=BreakerBoard(BreakerPolicy(), clock),
+        clock=clock,
+        rng=random.Random(0),
+        attempt_timeout=30.0,
+        fallback_on={"bad_request"},
+    )
+    expect_attempt(plan, A)
+    plan.record_failure(BadRequestError("bad", provider="a", model="m1", status_code=400))
+    expect_attempt(plan, B)
 
 
 def test_every_route_failing_raises_with_every_attempt() -> None:
@@ -209,3 +226,9 @@ def test_a_late_stream_failure_counts_for_the_breaker_only_if_the_provider_is_at
     assert board.get("a").state is CircuitState.CLOSED
     plan.record_late_failure(A, unavailable(A))
     assert board.get("a").state is CircuitState.OPEN
+
+
+def test_each_error_says_whether_fallback_applies_by_default() -> None:
+    assert not BadRequestError("bad", provider="a", model="m", kind="content_filter").fallback_applies
+    assert unavailable(A).fallback_applies
+    assert RateLimitError("slow", provider="a", model="m").fallback_applies

@@ -291,6 +291,7 @@ def provider_error(
     model: str,
     status_code: int | None = None,
     retry_after: float | None = None,
+    retryable: bool | None = None,
 ) -> ProviderError:
     """The exception of the class that matches `kind` (request-side kinds are `BadRequestError`)."""
     cls = _CLASS_FOR_KIND.get(kind, BadRequestError)
@@ -301,6 +302,7 @@ def provider_error(
         status_code=status_code,
         kind=kind,
         retry_after=retry_after,
+        retryable=retryable,
     )
 
 
@@ -354,6 +356,7 @@ def error_for_status(
     header_hint = retry_after_seconds(response.headers)
     if kind is None and response.status_code in _REQUEST_STATUSES:
         kind = kind_from_message(message)
+    should_retry = response.headers.get("x-should-retry", "").lower()  # OpenAI's explicit override
     return provider_error(
         kind or kind_for_status(response.status_code),
         message or f"HTTP {response.status_code}",
@@ -361,4 +364,5 @@ def error_for_status(
         model=request.model,
         status_code=response.status_code,
         retry_after=header_hint if header_hint is not None else body_retry_after,
+        retryable={"true": True, "false": False}.get(should_retry),
     )
