@@ -362,6 +362,8 @@ class BaseClient:
         return dataclasses.replace(parsed, route=route, cost_usd=cost)
 
     def _cost(self, route: Route, usage: Usage) -> Decimal | None:
+        if usage.billed_cost_usd is not None:
+            return usage.billed_cost_usd  # what the provider billed beats any list price
         price = self._prices.price(route.provider, route.model)
         if price is None:
             if route not in self._warned_unpriced:

@@ -34,7 +34,8 @@ class PriceTable:
         if prices is None:
             with self._lock:
                 prices = self._prices = self._prices or _parse(self._load_raw())
-        return prices.get((provider, model))
+        # A "*" entry prices every model of a provider (local Ollama models cost nothing per token).
+        return prices.get((provider, model)) or prices.get((provider, "*"))
 
     def _load_raw(self) -> Mapping[str, object]:
         if self._data is None:

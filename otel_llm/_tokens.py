@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from otel_llm._types import ChatRequest, ChatResponse, Usage
+from otel_llm._types import ChatRequest, ChatResponse
 
 _CHARS_PER_TOKEN = 4
 
@@ -21,12 +21,10 @@ def with_estimated_usage(request: ChatRequest, response: ChatResponse) -> ChatRe
         return response
     input_text = "".join(m.text for m in request.messages)
     output_text = response.text + "".join(call.raw_arguments for call in response.tool_calls)
-    estimated = Usage(
+    estimated = dataclasses.replace(
+        usage,
         input_tokens=usage.input_tokens if usage.input_tokens is not None else _estimate(input_text),
         output_tokens=usage.output_tokens if usage.output_tokens is not None else _estimate(output_text),
-        cache_read_input_tokens=usage.cache_read_input_tokens,
-        cache_write_input_tokens=usage.cache_write_input_tokens,
-        reasoning_output_tokens=usage.reasoning_output_tokens,
         estimated=True,
     )
     return dataclasses.replace(response, usage=estimated)

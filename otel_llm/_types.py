@@ -216,6 +216,8 @@ class Usage:
         cache_write_input_tokens: Subset of input written to the provider's prompt cache.
         reasoning_output_tokens: Subset of output spent on reasoning.
         estimated: The counts are otel-llm's estimate, because the provider reported none.
+        billed_cost_usd: Cost the provider itself reported for the call (OpenRouter), in US dollars;
+            it takes precedence over the price table.
     """
 
     input_tokens: int | None = None
@@ -224,6 +226,7 @@ class Usage:
     cache_write_input_tokens: int | None = None
     reasoning_output_tokens: int | None = None
     estimated: bool = False
+    billed_cost_usd: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -349,3 +349,24 @@ async def test_async_client_embeds_and_parses() -> None:
     async with otel_llm.AsyncClient(transport=httpx.MockTransport(answers), providers=PROVIDERS) as c:
         assert (await c.embed("openai:text-embedding-3-small", "hi")).vectors == ((1.0, 0.0),)
         assert (await c.parse("openai:gpt-4o-mini", USER, Forecast)).output.city == "Rome"
+
+
+def test_a_provider_billed_cost_wins_over_the_price_table(captured: Captured) -> None:
+    body = openai_body("hi")
+    body["usage"] = {"prompt_tokens": 7, "completion_tokens": 2, "cost": 0.00042}  # OpenRouter's shape
+    with client(Recorder(httpx.Response(200, json=body)), captured) as c:
+        reply = c.chat("openrouter:openai/gpt-4o-mini", USER)
+    assert str(reply.cost_usd) == "0.00042"
+    attributes = captured.span("chat openai/gpt-4o-mini").attributes or {}
+    assert (attributes["otel_llm.cost.usd"], attributes["otel_llm.cost.source"]) == (0.00042, "provider")
+    assert captured.metrics()[inst.COST.name][0][1] == pytest.approx(0.00042)
+
+
+def test_local_ollama_models_are_free_not_unpriced(captured: Captured) -> None:
+    body = {"model": "llama3.2", "message": {"role": "assistant", "content": "hi"}, "done": True,
+            "done_reason": "stop", "prompt_eval_count": 9, "eval_count": 2}  # fmt: skip
+    with client(Recorder(httpx.Response(200, json=body)), captured) as c:
+        reply = c.chat("ollama:llama3.2", USER)
+    assert reply.cost_usd == 0
+    assert (captured.span("chat llama3.2").attributes or {})["otel_llm.cost.source"] == "price_table"
+    assert inst.UNPRICED_CALLS.name not in captured.metrics()

@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Literal, Protocol, runtime_checkable
 
 import httpx
@@ -197,6 +199,20 @@ def opt_int(value: object, path: str) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     raise MalformedResponse(f"expected a non-negative integer at {path}")
+
+
+def opt_money(value: object, path: str) -> Decimal | None:
+    """`value` as an optional non-negative amount of money (a JSON number), exactly as sent."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    ):
+        return Decimal(str(value))  # str() keeps the digits the provider sent, without binary noise
+    raise MalformedResponse(f"expected a non-negative number at {path}")
 
 
 def vector(value: object, path: str) -> tuple[float, ...]:

@@ -36,6 +36,7 @@ from otel_llm.providers._base import (
     error_for_status,
     obj,
     opt_int,
+    opt_money,
     opt_str,
     parsing,
     provider_error,
@@ -348,4 +349,5 @@ def _usage(raw: object) -> Usage:
         ),
         cache_write_input_tokens=opt_int(prompt.get("cache_write_tokens"), "cache_write_tokens"),
         reasoning_output_tokens=opt_int(completion.get("reasoning_tokens"), "reasoning_tokens"),
+        billed_cost_usd=opt_money(usage.get("cost"), "usage.cost"),  # OpenRouter: credits are US dollars
     )

@@ -364,6 +364,11 @@ class CallRecorder:
             "gen_ai.usage.reasoning.output_tokens": usage.reasoning_output_tokens,
             "otel_llm.usage.estimated": True if usage.estimated else None,
             "otel_llm.cost.usd": float(cost) if cost is not None else None,
+            "otel_llm.cost.source": None
+            if cost is None
+            else "provider"
+            if usage.billed_cost_usd is not None
+            else "price_table",
         }
         if target.route != self._requested:  # a fallback served: the span names the serving route
             attributes[inst.PROVIDER_NAME] = target.provider_name

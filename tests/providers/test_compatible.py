@@ -8,6 +8,7 @@ quirks of providers.md §4 (request fields, usage locations) are handled through
 from __future__ import annotations
 
 import copy
+from decimal import Decimal
 
 import pytest
 
@@ -361,7 +362,7 @@ OPENROUTER_COMPLETION: JSON = {
 }
 
 
-def test_openrouter_response_reads_cache_writes_and_ignores_cost() -> None:
+def test_openrouter_response_reads_cache_writes_and_its_billed_cost() -> None:
     request = chat_request("google/gemini-2.5-flash")
 
     parsed = configured("openrouter").parse_response(http_response(200, OPENROUTER_COMPLETION), request)
@@ -375,8 +376,8 @@ def test_openrouter_response_reads_cache_writes_and_ignores_cost() -> None:
         cache_read_input_tokens=0,
         cache_write_input_tokens=2048,
         reasoning_output_tokens=0,
+        billed_cost_usd=Decimal("0.00066"),  # exactly the digits sent: no float noise
     )
-    assert parsed.cost_usd is None  # usage.cost is not read (yet): the price table decides
 
 
 def _chunk(model: str, choices: list[JSON], **extra: JSON) -> JSON:
@@ -415,7 +416,9 @@ def test_openrouter_stream_with_processing_comments_and_usage_chunk() -> None:
     assert accumulated.completed
     assert accumulated.text == "Hi!"
     assert accumulated.response().finish_reasons == ("stop",)
-    assert accumulated.response().usage == Usage(input_tokens=12, output_tokens=2)
+    assert accumulated.response().usage == Usage(
+        input_tokens=12, output_tokens=2, billed_cost_usd=Decimal("0.000003")
+    )
 
 
 def test_openrouter_error_mid_stream_raises() -> None:
