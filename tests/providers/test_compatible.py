@@ -17,6 +17,7 @@ from otel_llm._exceptions import (
     AuthenticationError,
     BadRequestError,
     ProviderError,
+    ProviderProtocolError,
     ProviderTimeoutError,
     ProviderUnavailableError,
     QuotaExceededError,
@@ -970,3 +971,11 @@ def test_request_model_is_reported_on_errors() -> None:
     )
 
     assert error.model == "deepseek-reasoner"
+
+
+@pytest.mark.parametrize("cost", ["0.001", -1, True, float("inf")])
+def test_a_billed_cost_that_is_not_an_amount_is_a_protocol_error(cost: object) -> None:
+    body = copy.deepcopy(OPENROUTER_COMPLETION)
+    body["usage"]["cost"] = cost
+    with pytest.raises(ProviderProtocolError, match=r"usage\.cost"):
+        configured("openrouter").parse_response(http_response(200, body), chat_request("m"))

@@ -36,7 +36,8 @@ json_values = st.recursive(
 # Bodies shaped like the real ones, so fuzzing reaches deep into the parsers, not just the JSON check.
 KEYS = ["choices", "message", "content", "usage", "candidates", "parts", "text", "type", "delta", "error",
         "tool_calls", "function", "arguments", "index", "finish_reason", "stop_reason", "usageMetadata",
-        "data", "embedding", "embeddings", "values", "done", "prompt_eval_count", "eval_count"]  # fmt: skip
+        "data", "embedding", "embeddings", "values", "done", "prompt_eval_count", "eval_count",
+        "cost"]  # fmt: skip
 shaped_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-3, max_value=10**6) | st.text(max_size=10),
     lambda children: (
