@@ -196,7 +196,7 @@ class BaseClient:
             capture_content=config.get("capture_content"),
         )
         self._breakers = BreakerBoard(
-            config.get("breaker") or BreakerPolicy(), self._clock, self._on_transition
+            config.get("breaker") or BreakerPolicy(), self._clock, self._on_transition, self._rng
         )
         self._telemetry.observe_breakers(self._breaker_states)
 

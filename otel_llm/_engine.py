@@ -167,10 +167,7 @@ class CallPlan(Generic[T]):
     def record_failure(self, error: ProviderError) -> None:
         """The current attempt failed; decide between retrying the route and falling back."""
         breaker = self._take_in_flight()
-        if error.is_provider_fault:
-            self._breakers.notify(breaker.record_failure())
-        else:
-            breaker.record_neutral()
+        self._breakers.notify(breaker.record_error(error.kind))  # the policy decides what counts
         route = self._routes[self._position]
         self._failures.append(FailedAttempt(str(route), error))
         # A failure that just opened the breaker makes a retry on this route pointless.
@@ -186,8 +183,7 @@ class CallPlan(Generic[T]):
 
     def record_late_failure(self, route: Route, error: ProviderError) -> None:
         """A stream failed after its first chunk reached the caller: no retry, only breaker input."""
-        if error.is_provider_fault:
-            self._breakers.notify(self._breakers.get(route.provider).record_late_failure())
+        self._breakers.notify(self._breakers.get(route.provider).record_late_failure(error.kind))
 
     def _retry_delay(self, error: ProviderError) -> float | None:
         if not error.retryable:

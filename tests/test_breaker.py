@@ -1,15 +1,21 @@
 from __future__ import annotations
 
+import random
+from typing import Any
+
 import pytest
 
 from otel_llm import BreakerPolicy, CircuitState, ConfigurationError
 from otel_llm._breaker import BreakerBoard, BreakerTransition
 from tests.conftest import FakeClock
 
+FAULT = "server_error"
 
-def make_board(clock: FakeClock, **policy: int | float) -> tuple[BreakerBoard, list[BreakerTransition]]:
+
+def make_board(clock: FakeClock, **policy: Any) -> tuple[BreakerBoard, list[BreakerTransition]]:
     events: list[BreakerTransition] = []
-    board = BreakerBoard(BreakerPolicy(**policy), clock, events.append)  # type: ignore[arg-type]
+    policy.setdefault("jitter", 0.0)  # exact times; jitter has its own test
+    board = BreakerBoard(BreakerPolicy(**policy), clock, events.append, random.Random(1))
     return board, events
 
 
@@ -19,33 +25,81 @@ def admit(board: BreakerBoard, key: str = "p") -> bool:
     return admitted
 
 
-def fail(board: BreakerBoard, key: str = "p") -> None:
+def call(board: BreakerBoard, kind: str | None = FAULT, key: str = "p") -> None:
+    """One admitted call ending in success (kind None) or an error of `kind`."""
     assert admit(board, key)
-    board.notify(board.get(key).record_failure())
+    breaker = board.get(key)
+    board.notify(breaker.record_success() if kind is None else breaker.record_error(kind))  # type: ignore[arg-type]
 
 
-def test_opens_after_consecutive_failures_and_refuses_calls(clock: FakeClock) -> None:
+def test_opens_after_consecutive_faults_and_refuses_calls(clock: FakeClock) -> None:
     board, events = make_board(clock, failure_threshold=3, recovery_time=10)
     for _ in range(3):
-        fail(board)
+        call(board)
     assert board.get("p").state is CircuitState.OPEN
     assert events == [BreakerTransition("p", CircuitState.CLOSED, CircuitState.OPEN)]
     assert not admit(board)
     assert board.get("p").retry_at == clock.now + 10
 
 
-def test_success_resets_the_consecutive_count(clock: FakeClock) -> None:
-    board, _ = make_board(clock, failure_threshold=2)
-    fail(board)
-    assert admit(board)
-    board.get("p").record_success()
-    fail(board)
+def test_a_success_resets_the_consecutive_count(clock: FakeClock) -> None:
+    board, _ = make_board(clock, failure_threshold=2, failure_rate=None)
+    call(board)
+    call(board, None)
+    call(board)
     assert board.get("p").state is CircuitState.CLOSED
+
+
+def test_opens_on_the_failure_rate_once_the_window_has_enough_calls(clock: FakeClock) -> None:
+    board, _ = make_board(clock, failure_threshold=100, failure_rate=0.5, min_calls=10, window=60)
+    for _ in range(5):  # alternating: never two faults in a row, but a 50 %+ fault rate
+        call(board)
+        call(board, None)
+        clock.now += 1
+    assert board.get("p").state is CircuitState.CLOSED  # exactly 50 % is not more than the rate
+    call(board)
+    assert board.get("p").state is CircuitState.OPEN
+
+
+def test_the_rate_needs_min_calls_and_forgets_old_calls(clock: FakeClock) -> None:
+    board, _ = make_board(clock, failure_threshold=100, failure_rate=0.5, min_calls=4, window=10)
+    call(board)
+    call(board)
+    call(board, None)
+    assert board.get("p").state is CircuitState.CLOSED  # 2 of 3 is a high rate, but too few calls
+    clock.now += 11  # those calls leave the window
+    for kind in (None, None, None, FAULT):
+        call(board, kind)
+    assert board.get("p").state is CircuitState.CLOSED  # 1 fault in 4 recent calls
+
+
+def test_only_counted_kinds_count(clock: FakeClock) -> None:
+    board, _ = make_board(clock, failure_threshold=1)
+    for kind in ("bad_request", "rate_limit", "context_length", "content_filter", "auth"):
+        call(board, kind)
+    assert board.get("p").state is CircuitState.CLOSED
+    call(board, "timeout")
+    assert board.get("p").state is CircuitState.OPEN
+
+
+def test_counted_kinds_are_configurable(clock: FakeClock) -> None:
+    board, _ = make_board(clock, failure_threshold=1, counted_kinds=frozenset({"rate_limit"}))
+    call(board, "server_error")
+    assert board.get("p").state is CircuitState.CLOSED
+    call(board, "rate_limit")
+    assert board.get("p").state is CircuitState.OPEN
+
+
+def test_quota_exhaustion_opens_at_once_for_long(clock: FakeClock) -> None:
+    board, _ = make_board(clock, long_open_time=3600)
+    call(board, "quota_exhausted")
+    assert board.get("p").state is CircuitState.OPEN
+    assert board.get("p").retry_at == clock.now + 3600
 
 
 def test_half_open_admits_one_probe_and_closes_on_success(clock: FakeClock) -> None:
     board, events = make_board(clock, failure_threshold=1, recovery_time=5)
-    fail(board)
+    call(board)
     clock.now += 5
     assert admit(board)  # the probe
     assert board.get("p").state is CircuitState.HALF_OPEN
@@ -59,36 +113,51 @@ def test_half_open_admits_one_probe_and_closes_on_success(clock: FakeClock) -> N
     ]
 
 
-def test_failed_probe_reopens_for_a_full_recovery_time(clock: FakeClock) -> None:
-    board, _ = make_board(clock, failure_threshold=1, recovery_time=5)
-    fail(board)
-    clock.now += 5
-    fail(board)
-    assert board.get("p").state is CircuitState.OPEN
-    assert board.get("p").retry_at == clock.now + 5
+def test_each_failed_probe_doubles_the_open_time_up_to_the_cap(clock: FakeClock) -> None:
+    board, _ = make_board(clock, failure_threshold=1, recovery_time=5, max_recovery_time=15)
+    call(board)
+    opened_for = []
+    for _ in range(3):
+        opened_for.append(board.get("p").retry_at - clock.now)
+        clock.now = board.get("p").retry_at
+        call(board)  # the probe fails
+    assert opened_for == [5, 10, 15]
+    clock.now = board.get("p").retry_at
+    call(board, None)  # recovery resets the growth
+    call(board)
+    assert board.get("p").retry_at - clock.now == 5
 
 
-def test_neutral_result_frees_the_probe_slot(clock: FakeClock) -> None:
+def test_jitter_spreads_open_times(clock: FakeClock) -> None:
+    board, _ = make_board(clock, failure_threshold=1, recovery_time=10, jitter=0.2)
+    times = set()
+    for key in range(30):
+        call(board, key=str(key))
+        times.add(round(board.get(str(key)).retry_at - clock.now, 6))
+    assert len(times) > 20 and min(times) >= 8 and max(times) <= 12
+
+
+def test_a_neutral_result_frees_the_probe_slot(clock: FakeClock) -> None:
     board, _ = make_board(clock, failure_threshold=1, recovery_time=1)
-    fail(board)
+    call(board)
     clock.now += 1
-    assert admit(board)
-    board.get("p").record_neutral()
+    call(board, "bad_request")
     assert board.get("p").state is CircuitState.HALF_OPEN
     assert admit(board)
 
 
-def test_late_failure_counts_only_while_closed(clock: FakeClock) -> None:
+def test_late_failures_count_only_while_closed(clock: FakeClock) -> None:
     board, _ = make_board(clock, failure_threshold=2)
-    board.notify(board.get("p").record_late_failure())
-    board.notify(board.get("p").record_late_failure())
+    board.notify(board.get("p").record_late_failure("stream_interrupted"))
+    assert board.get("p").record_late_failure("bad_request") is None
+    board.notify(board.get("p").record_late_failure("stream_interrupted"))
     assert board.get("p").state is CircuitState.OPEN
-    assert board.get("p").record_late_failure() is None
+    assert board.get("p").record_late_failure("stream_interrupted") is None
 
 
 def test_manual_reset_closes(clock: FakeClock) -> None:
     board, events = make_board(clock, failure_threshold=1)
-    fail(board)
+    call(board)
     board.notify(board.get("p").reset())
     assert board.get("p").state is CircuitState.CLOSED
     assert events[-1].new is CircuitState.CLOSED
@@ -97,25 +166,34 @@ def test_manual_reset_closes(clock: FakeClock) -> None:
 
 def test_breakers_are_independent_per_key(clock: FakeClock) -> None:
     board, _ = make_board(clock, failure_threshold=1)
-    fail(board, "a")
+    call(board, key="a")
     assert admit(board, "b")
     assert board.states() == {"a": CircuitState.OPEN, "b": CircuitState.CLOSED}
 
 
+def test_closing_can_require_several_successful_probes(clock: FakeClock) -> None:
+    board, _ = make_board(clock, failure_threshold=1, recovery_time=1, success_threshold=2)
+    call(board)
+    clock.now += 1
+    for expected in (CircuitState.HALF_OPEN, CircuitState.CLOSED):
+        call(board, None)
+        assert board.get("p").state is expected
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("failure_threshold", 0), ("half_open_probes", 0), ("success_threshold", 0), ("recovery_time", 0)],
+    [
+        ("failure_threshold", 0),
+        ("half_open_probes", 0),
+        ("success_threshold", 0),
+        ("min_calls", 0),
+        ("recovery_time", 0),
+        ("window", 0),
+        ("max_recovery_time", 1),
+        ("failure_rate", 1.5),
+        ("jitter", 1.0),
+    ],
 )
 def test_invalid_policy_names_the_field(field: str, value: float) -> None:
     with pytest.raises(ConfigurationError, match=f"breaker.{field}"):
         BreakerPolicy(**{field: value})  # type: ignore[arg-type]
-
-
-def test_closing_can_require_several_successful_probes(clock: FakeClock) -> None:
-    board, _ = make_board(clock, failure_threshold=1, recovery_time=1, success_threshold=2)
-    fail(board)
-    clock.now += 1
-    for expected in (CircuitState.HALF_OPEN, CircuitState.CLOSED):
-        assert admit(board)
-        board.notify(board.get("p").record_success())
-        assert board.get("p").state is expected

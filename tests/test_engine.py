@@ -157,7 +157,7 @@ def test_open_breaker_skips_the_route_and_says_why() -> None:
     clock, events = FakeClock(), []  # type: ignore[var-annotated]
     board = BreakerBoard(BreakerPolicy(failure_threshold=1, recovery_time=30), clock)
     board.get("a").try_acquire()
-    board.get("a").record_failure()
+    board.get("a").record_error("server_error")
     plan = make_plan(clock, board=board, events=events)
     expect_attempt(plan, B)
     assert events == [FallbackTaken(A, B, "circuit_open")]

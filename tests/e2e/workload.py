@@ -34,7 +34,7 @@ def main() -> None:
             retry=otel_llm.RetryPolicy(
                 stop=otel_llm.StopAfterAttempts(2), backoff=otel_llm.FullJitter(otel_llm.Exponential(0.01))
             ),
-            breaker=otel_llm.BreakerPolicy(failure_threshold=3, recovery_time=600),
+            breaker=otel_llm.BreakerPolicy(failure_threshold=3, recovery_time=600, max_recovery_time=600),
         )
         with client:
             # Healthy traffic spread over several metric exports, so rate() and increase() see growth.
