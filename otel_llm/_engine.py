@@ -186,7 +186,7 @@ class CallPlan(Generic[T]):
         self._breakers.notify(self._breakers.get(route.provider).record_late_failure(error.kind))
 
     def _retry_delay(self, error: ProviderError) -> float | None:
-        if not error.retryable:
+        if not self._retry.retries(error):
             return None
         if self._retry.stop(RetryState(self._attempts_on_route, self._clock() - self._start)):
             return None

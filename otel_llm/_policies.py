@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from otel_llm._exceptions import ConfigurationError
+from otel_llm._exceptions import ConfigurationError, ErrorKind, ProviderError
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +106,62 @@ class Exponential:
 
 
 @dataclass(frozen=True, slots=True)
+class Linear:
+    """`initial + step * (retry - 1)`, capped at `maximum`."""
+
+    initial: float = 0.5
+    step: float = 0.5
+    maximum: float = 8.0
+
+    def __post_init__(self) -> None:
+        if self.initial < 0 or self.step < 0 or self.maximum < 0:
+            raise ConfigurationError("retry.backoff", "initial, step and maximum must be >= 0")
+
+    def __call__(self, retry: int, rng: random.Random) -> float:
+        return min(self.initial + self.step * (retry - 1), self.maximum)
+
+
+@dataclass(frozen=True, slots=True)
+class Fibonacci:
+    """`initial` times the Fibonacci numbers (1, 1, 2, 3, 5, ...), capped: gentler growth than doubling."""
+
+    initial: float = 0.5
+    maximum: float = 8.0
+
+    def __post_init__(self) -> None:
+        if self.initial < 0 or self.maximum < 0:
+            raise ConfigurationError("retry.backoff", "initial and maximum must be >= 0")
+
+    def __call__(self, retry: int, rng: random.Random) -> float:
+        previous, current = 0, 1
+        for _ in range(min(retry, 64) - 1):  # the cap is reached long before 64 steps
+            previous, current = current, previous + current
+        return min(self.initial * current, self.maximum)
+
+
+@dataclass(frozen=True, slots=True)
+class DecorrelatedJitter:
+    """Each delay drawn between `initial` and three times the previous one, capped ("decorrelated jitter").
+
+    Spreads clients apart like full jitter while still growing. The chain of previous delays is redrawn
+    from `rng` on each call, so the policy stays a pure function of the retry number.
+    """
+
+    initial: float = 0.5
+    maximum: float = 8.0
+
+    def __post_init__(self) -> None:
+        if self.initial < 0 or self.maximum < self.initial:
+            raise ConfigurationError("retry.backoff", "need 0 <= initial <= maximum")
+
+    def __call__(self, retry: int, rng: random.Random) -> float:
+        delay = self.initial
+        for _ in range(min(retry, 64)):
+            delay = min(self.maximum, rng.uniform(self.initial, delay * 3))
+        return delay
+
+
+@dataclass(frozen=True, slots=True)
 class FullJitter:
     """A uniformly random delay between 0 and the wrapped backoff: "full jitter" de-synchronises clients."""
 
@@ -125,8 +181,12 @@ class RetryPolicy:
 
     Attributes:
         stop: When to give up on a route and fall back to the next.
-        backoff: Delay before each retry when the provider gives no hint.
+        backoff: Delay before each retry when the provider gives no hint: `Exponential`, `Linear`,
+            `Fibonacci`, `DecorrelatedJitter`, or any of them wrapped in `FullJitter`.
         max_hint: Longest provider delay hint worth waiting for, in seconds.
+        retry_on: Error kinds retried on the same route; `None` (the default) retries the transient
+            kinds (rate limits, overload, 5xx, timeouts, connection failures) and follows a provider's
+            explicit hint (`x-should-retry`).
 
     Example:
         >>> RetryPolicy(stop=StopAfterAttempts(3) | StopAfterDelay(30), backoff=FullJitter(Exponential(0.5)))
@@ -135,6 +195,11 @@ class RetryPolicy:
     stop: StopCondition = field(default_factory=lambda: StopAfterAttempts(3))
     backoff: Backoff = field(default_factory=FullJitter)
     max_hint: float = 60.0
+    retry_on: frozenset[ErrorKind] | None = None
+
+    def retries(self, error: ProviderError) -> bool:
+        """Whether `error` may be retried on the same route (stop conditions aside)."""
+        return error.retryable if self.retry_on is None else error.kind in self.retry_on
 
 
 NO_RETRY = RetryPolicy(stop=StopAfterAttempts(1))
