@@ -2,6 +2,8 @@
 
 - Import time of `otel_llm` versus `httpx`, each in fresh interpreters (median of several), and the time
   until a first `Client()` exists (when the OpenTelemetry API gets imported).
+- The decision core alone: a routing decision over 10 routes (plan + first action) and one breaker
+  admission with its outcome, in microseconds (p50).
 - Per-call latency of `Client.chat` versus a raw `httpx.Client.post` of the same request, both over
   `httpx.MockTransport` returning the same body, so the difference is otel-llm's own work: request
   building, parsing, the engine, cost and telemetry. Telemetry is on, with real SDK providers: spans go
@@ -16,6 +18,7 @@ from __future__ import annotations
 import gc
 import json
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -30,9 +33,20 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 import otel_llm
+from otel_llm._breaker import BreakerBoard, BreakerPolicy
+from otel_llm._engine import CallPlan
+from otel_llm._policies import RetryPolicy
+from otel_llm._types import Route
 
 RESULTS = Path(__file__).with_name("results.json")
-TARGETS = {"import_ms": 150.0, "overhead_p50_ms": 0.3, "overhead_p99_ms": 1.0}
+TARGETS = {
+    "import_ms": 150.0,
+    "overhead_p50_ms": 0.3,
+    "overhead_p99_ms": 1.0,
+    "router_decision_us": 50.0,
+    "breaker_check_us": 5.0,
+}
+DECISIONS = 20_000
 CALLS = 6000
 ROUNDS = 6  # raw and SDK batches alternate, so transient machine load hits both alike
 WARMUP = 500
@@ -86,6 +100,39 @@ def interleaved_timings_ms(*calls: Callable[[], object]) -> list[list[float]]:
     return samples
 
 
+def decision_us() -> tuple[float, float]:
+    """p50 microseconds of a routing decision over 10 routes, and of one breaker admission + outcome."""
+    clock = time.monotonic
+    board = BreakerBoard(BreakerPolicy(), clock)
+    routes = [Route(f"provider{i}", f"model-{i}") for i in range(10)]
+    retry, rng = RetryPolicy(), random.Random(0)
+
+    def decide() -> object:
+        plan: CallPlan[object] = CallPlan(
+            routes, retry=retry, breakers=board, clock=clock, rng=rng, attempt_timeout=30.0
+        )
+        action = plan.next_action()
+        plan.record_success(action)
+        return plan.next_action()
+
+    def check() -> object:
+        breaker = board.get("provider0")
+        breaker.try_acquire()
+        return breaker.record_success()
+
+    results = []
+    for operation in (decide, check):
+        for _ in range(WARMUP):
+            operation()
+        samples = []
+        for _ in range(DECISIONS):
+            started = time.perf_counter_ns()
+            operation()
+            samples.append((time.perf_counter_ns() - started) / 1e3)
+        results.append(percentile(samples, 0.50))
+    return results[0], results[1]
+
+
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -129,6 +176,9 @@ def main() -> int:
         "raw_httpx_p50_ms": round(percentile(raw_samples, 0.50), 4),
         "raw_httpx_p99_ms": round(percentile(raw_samples, 0.99), 4),
     }
+    router_us, breaker_us = decision_us()
+    results["router_decision_us"] = round(router_us, 3)
+    results["breaker_check_us"] = round(breaker_us, 3)
     results["overhead_p50_ms"] = round(results["call_p50_ms"] - results["raw_httpx_p50_ms"], 4)
     results["overhead_p99_ms"] = round(results["call_p99_ms"] - results["raw_httpx_p99_ms"], 4)
     report = {
