@@ -25,7 +25,6 @@ from otel_llm._base_client import (
     EmbedOptions,
     OpenedStream,
     PreparedCall,
-    StreamSession,
     starts_stream,
     visible,
 )
@@ -235,7 +234,9 @@ class AsyncClient(BaseClient):
                 if response.status_code >= 400:
                     await response.aread()
                     raise provider.classify_error(response, request)
-                session = StreamSession(provider, request, action.route, response.status_code)
+                session = self._stream_session(
+                    provider, request, action.route, response.status_code, call.timeout
+                )
                 data = response.aiter_bytes()
                 received: list[ChatChunk] = []
                 async for piece in data:

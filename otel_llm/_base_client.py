@@ -35,7 +35,7 @@ from otel_llm._config import (
 )
 from otel_llm._cost import cost_usd
 from otel_llm._engine import Attempt, CallPlan
-from otel_llm._exceptions import DEFAULT_FALLBACK_KINDS, ConfigurationError, ErrorKind
+from otel_llm._exceptions import DEFAULT_FALLBACK_KINDS, ConfigurationError, ErrorKind, ProviderError
 from otel_llm._inputs import parse_messages, parse_response_format, parse_tool_choice, parse_tools
 from otel_llm._ndjson import NDJSONDecoder
 from otel_llm._policies import RetryPolicy
@@ -320,7 +320,10 @@ class BaseClient:
     ) -> tuple[Provider, ChatRequest, httpx.Request]:
         provider = self._provider(action.route.provider)
         request = dataclasses.replace(call.request, model=action.route.model, attempt=action.number)
-        return provider, request, self._finish_wire(provider.build_request(request), call.timeout, action)
+        http_request = self._finish_wire(
+            provider.build_request(request), call.timeout, action, stream=request.stream
+        )
+        return provider, request, http_request
 
     def _wire_embeddings(
         self, call: PreparedCall[EmbeddingsRequest], action: Attempt
@@ -333,7 +336,9 @@ class BaseClient:
             self._finish_wire(provider.build_embeddings_request(request), call.timeout, action),
         )
 
-    def _finish_wire(self, http_request: httpx.Request, timeout: Timeout, action: Attempt) -> httpx.Request:
+    def _finish_wire(
+        self, http_request: httpx.Request, timeout: Timeout, action: Attempt, *, stream: bool = False
+    ) -> httpx.Request:
         """Apply the attempt's time limit and the provider's configured headers and token."""
         settings = self._settings.get(action.route.provider)
         if settings is not None:
@@ -341,7 +346,12 @@ class BaseClient:
                 http_request.headers.update(settings.headers)
             if settings.token_provider is not None:
                 http_request.headers["authorization"] = f"Bearer {settings.token_provider()}"
-        return _with_timeout(http_request, timeout, action)
+        return _with_timeout(http_request, timeout, action, stream=stream)
+
+    def _stream_session(
+        self, provider: Provider, request: ChatRequest, route: Route, status: int, timeout: Timeout
+    ) -> StreamSession:
+        return StreamSession(provider, request, route, status, clock=self._clock, timeout=timeout)
 
     def _finish_response(
         self, provider: Provider, request: ChatRequest, route: Route, response: httpx.Response
@@ -384,13 +394,26 @@ class BaseClient:
 class StreamSession:
     """Decodes one streamed HTTP response into chunks and remembers what arrived."""
 
-    def __init__(self, provider: Provider, request: ChatRequest, route: Route, status_code: int) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        request: ChatRequest,
+        route: Route,
+        status_code: int,
+        *,
+        clock: Clock,
+        timeout: Timeout,
+    ) -> None:
         self.provider = provider
         self.request = request
         self.route = route
         self._status_code = status_code
         self._decoder = SSEDecoder() if provider.framing == "sse" else NDJSONDecoder()
         self._accumulator = StreamAccumulator()
+        self._clock = clock
+        self._timeout = timeout
+        self._started = clock()
+        self._last_content: float | None = None
 
     @property
     def text(self) -> str:
@@ -406,7 +429,31 @@ class StreamSession:
             if chunk is not None:
                 self._accumulator.add(chunk)
                 chunks.append(chunk)
+        self._check_pace(chunks)
         return chunks
+
+    def _check_pace(self, chunks: Sequence[ChatChunk]) -> None:
+        # Judged whenever bytes arrive, keep-alives included: content that comes too late is as much a
+        # timeout as content that never comes, and only content resets the clock. Total silence is
+        # caught by the read timeout `_with_timeout` sets for streams.
+        now = self._clock()
+        if self._last_content is None:
+            limit, since, what = self._timeout.first_chunk, self._started, "before the first chunk"
+        else:
+            limit, since, what = self._timeout.idle, self._last_content, "between chunks"
+        if limit is not None and now - since > limit:
+            raise self._timeout_error(f"no content for {now - since:.2f} s {what} (limit {limit:g} s)")
+        if starts_stream(chunks):
+            self._last_content = now
+
+    def _timeout_error(self, message: str) -> ProviderError:
+        return provider_error(
+            "timeout",
+            message,
+            provider=self.provider.name,
+            model=self.request.model,
+            status_code=self._status_code,
+        )
 
     def check_complete(self) -> None:
         """At end of input: a stream without its end marker was cut short."""
@@ -425,11 +472,18 @@ class StreamSession:
         return dataclasses.replace(parsed, route=self.route, cost_usd=cost(self.route, parsed.usage))
 
 
-def _with_timeout(http_request: httpx.Request, timeout: Timeout, action: Attempt) -> httpx.Request:
+def _with_timeout(
+    http_request: httpx.Request, timeout: Timeout, action: Attempt, *, stream: bool
+) -> httpx.Request:
     limit = action.timeout
+    read = limit
+    pace = [t for t in (timeout.first_chunk, timeout.idle) if t is not None]
+    if stream and pace:
+        # A read waiting longer than any allowed gap is a timeout even when nothing at all arrives.
+        read = min(limit, max(pace))
     http_request.extensions["timeout"] = {
         "connect": min(timeout.connect, limit),
-        "read": limit,
+        "read": read,
         "write": limit,
         "pool": limit,
     }

@@ -25,7 +25,6 @@ from otel_llm._base_client import (
     EmbedOptions,
     OpenedStream,
     PreparedCall,
-    StreamSession,
     starts_stream,
     visible,
 )
@@ -229,7 +228,9 @@ class Client(BaseClient):
                 if response.status_code >= 400:
                     response.read()
                     raise provider.classify_error(response, request)
-                session = StreamSession(provider, request, action.route, response.status_code)
+                session = self._stream_session(
+                    provider, request, action.route, response.status_code, call.timeout
+                )
                 data = response.iter_bytes()
                 received: list[ChatChunk] = []
                 for piece in data:

@@ -66,11 +66,17 @@ class Timeout:
         connect: Seconds to establish a connection.
         total: Seconds the whole call may take, across retries, sleeps and fallbacks; `None` means
             bounded only by the attempts.
+        first_chunk: Streams: seconds from sending to the first content chunk (keep-alives do not
+            count); a late first chunk is a timeout, so the call retries or falls back.
+        idle: Streams: longest gap between content chunks (keep-alives do not reset it); exceeding
+            it after the first chunk interrupts the stream.
     """
 
     attempt: float = 60.0
     connect: float = 10.0
     total: float | None = None
+    first_chunk: float | None = None
+    idle: float | None = None
 
 
 def normalise_timeout(value: float | Timeout, field: str = "timeout") -> Timeout:
@@ -78,8 +84,9 @@ def normalise_timeout(value: float | Timeout, field: str = "timeout") -> Timeout
     timeout = value if isinstance(value, Timeout) else Timeout(attempt=_seconds(value, field))
     _seconds(timeout.attempt, f"{field}.attempt")
     _seconds(timeout.connect, f"{field}.connect")
-    if timeout.total is not None:
-        _seconds(timeout.total, f"{field}.total")
+    for name in ("total", "first_chunk", "idle"):
+        if getattr(timeout, name) is not None:
+            _seconds(getattr(timeout, name), f"{field}.{name}")
     return timeout
 
 
