@@ -171,9 +171,7 @@ class BaseClient:
     """Configuration, providers, breakers, telemetry and pricing shared by both clients."""
 
     def __init__(self, **config: Unpack[ClientConfig]) -> None:
-        unknown = set(config) - set(ClientConfig.__annotations__)
-        if unknown:
-            raise ConfigurationError(sorted(unknown)[0], "unknown client option")
+        _reject_unknown(config, ClientConfig)
         self._settings = coerce_provider_settings(config.get("providers", {}))
         self._environ = config.get("environ", os.environ)
         self._providers: dict[str, Provider] = {}

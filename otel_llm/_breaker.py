@@ -19,15 +19,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from otel_llm._exceptions import ConfigurationError, ErrorKind
+from otel_llm._exceptions import PROVIDER_FAULT_KINDS, ConfigurationError, ErrorKind
 
 Clock = Callable[[], float]
 
-DEFAULT_COUNTED_KINDS: frozenset[ErrorKind] = frozenset(
-    {"overloaded", "server_error", "timeout", "connection", "protocol_error", "stream_interrupted"}
-)
-"""Error kinds that say the provider is unhealthy. Rate limits are throttling, not ill health; request
-errors (bad request, context length, content filter, auth) say nothing about the provider."""
+DEFAULT_COUNTED_KINDS: frozenset[ErrorKind] = PROVIDER_FAULT_KINDS
+"""Error kinds a breaker counts unless its policy says otherwise: the provider faults."""
 
 
 class CircuitState(str, enum.Enum):

@@ -48,10 +48,12 @@ ErrorKind = Literal[
     "circuit_open",
 ]
 
-# Kinds whose cause lies with the provider, not with the request: only these count as breaker failures.
-_PROVIDER_FAULTS: frozenset[str] = frozenset(
+PROVIDER_FAULT_KINDS: frozenset[ErrorKind] = frozenset(
     {"overloaded", "server_error", "timeout", "connection", "protocol_error", "stream_interrupted"}
 )
+"""Error kinds whose cause lies with the provider, not with the request: they say it is unhealthy, and
+circuit breakers count them by default. Rate limits are throttling, not ill health; request errors (bad
+request, context length, content filter, auth) say nothing about the provider."""
 _RETRYABLE: frozenset[str] = frozenset({"rate_limit", "overloaded", "server_error", "timeout", "connection"})
 DEFAULT_FALLBACK_KINDS: frozenset[ErrorKind] = frozenset(
     {
@@ -125,7 +127,7 @@ class ProviderError(OtelLLMError):
     @property
     def is_provider_fault(self) -> bool:
         """Whether the failure says something about the provider's health (breaker input)."""
-        return self.kind in _PROVIDER_FAULTS
+        return self.kind in PROVIDER_FAULT_KINDS
 
     def __str__(self) -> str:
         status = f" HTTP {self.status_code}" if self.status_code is not None else ""
