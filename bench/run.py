@@ -101,7 +101,8 @@ def interleaved_timings_ms(*calls: Callable[[], object]) -> list[list[float]]:
 
 
 def decision_us() -> tuple[float, float]:
-    """p50 microseconds of a routing decision over 10 routes, and of one breaker admission + outcome."""
+    """p50 microseconds of a routing decision over 10 routes, and of one breaker admission + outcome
+    (provider and model level)."""
     clock = time.monotonic
     board = BreakerBoard(BreakerPolicy(), clock)
     routes = [Route(f"provider{i}", f"model-{i}") for i in range(10)]
@@ -116,9 +117,10 @@ def decision_us() -> tuple[float, float]:
         return plan.next_action()
 
     def check() -> object:
-        breaker = board.get("provider0")
-        breaker.try_acquire()
-        return breaker.record_success()
+        # Both levels: the provider's breaker and the model's.
+        refused = board.admit(routes[0])
+        board.record_success(routes[0])
+        return refused
 
     results = []
     for operation in (decide, check):

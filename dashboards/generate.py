@@ -268,28 +268,31 @@ def _resilience_row() -> list[Builder[dashboard_models.Panel]]:
     return [
         statetimeline.Panel()
         .title("Circuit breaker state")
-        .description("Breaker state per provider (worst instance): closed, half-open or open.")
+        .description(
+            "Breaker state per provider and per model (worst instance): closed, half-open or open. "
+            "A provider's own breaker (connection and quota faults) has no model."
+        )
         .datasource(DATASOURCE)
         .height(8)
         .span(12)
         .mappings(_circuit_state_mappings())
         .with_target(
             _query(
-                f"max by (gen_ai_provider_name) ({CIRCUIT_STATE}{{{PROVIDER_FILTER}}})",
+                f"max by (gen_ai_provider_name, gen_ai_request_model) ({CIRCUIT_STATE}{{{PROVIDER_FILTER}}})",
                 "A",
-                "{{gen_ai_provider_name}}",
+                "{{gen_ai_provider_name}} {{gen_ai_request_model}}",
             )
         ),
         _timeseries(
             "Circuit breaker transitions",
-            "Breaker state changes per second by provider and the state entered.",
+            "Breaker state changes per second by provider, model and the state entered.",
             "ops",
         ).with_target(
             _query(
-                "sum by (gen_ai_provider_name, otel_llm_circuit_state) "
+                "sum by (gen_ai_provider_name, gen_ai_request_model, otel_llm_circuit_state) "
                 f"({_rate(CIRCUIT_TRANSITIONS, PROVIDER_FILTER)})",
                 "A",
-                "{{gen_ai_provider_name}} {{otel_llm_circuit_state}}",
+                "{{gen_ai_provider_name}} {{gen_ai_request_model}} {{otel_llm_circuit_state}}",
             )
         ),
         _timeseries(

@@ -199,12 +199,16 @@ class BaseClient:
         self._telemetry.observe_breakers(self._breaker_states)
 
     def breaker_states(self) -> dict[str, CircuitState]:
-        """Current circuit-breaker state per configured provider key that has been used."""
+        """Current circuit-breaker states of the providers and models used so far.
+
+        Keys are `"provider"` (faults of the whole provider: connection, quota) and `"provider:model"`
+        (faults of one model: overloaded, server errors, timeouts).
+        """
         return self._breakers.states()
 
-    def reset_breaker(self, provider: str) -> None:
-        """Close the circuit breaker of `provider` by hand."""
-        self._breakers.notify(self._breakers.get(provider).reset())
+    def reset_breaker(self, key: str) -> None:
+        """Close by hand: `"provider:model"` a model's; `"provider"` the provider's and its models'."""
+        self._breakers.reset(key)
 
     # --- preparation -----------------------------------------------------------------------------
 
@@ -383,10 +387,13 @@ class BaseClient:
     # --- breakers --------------------------------------------------------------------------------
 
     def _on_transition(self, transition: BreakerTransition) -> None:
-        self._telemetry.record_transition(transition, self._provider(transition.key).semconv_name)
+        self._telemetry.record_transition(transition, self._provider(transition.provider).semconv_name)
 
-    def _breaker_states(self) -> dict[str, CircuitState]:
-        return {self._provider(key).semconv_name: state for key, state in self._breakers.states().items()}
+    def _breaker_states(self) -> list[tuple[str, str | None, CircuitState]]:
+        return [
+            (self._provider(breaker.provider).semconv_name, breaker.model, breaker.state)
+            for breaker in self._breakers.breakers()
+        ]
 
 
 class StreamSession:

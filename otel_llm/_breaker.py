@@ -1,9 +1,13 @@
-"""Per-provider circuit breakers: closed -> open -> half-open (bounded probes) -> closed.
+"""Circuit breakers per provider and per (provider, model): closed -> open -> half-open -> closed.
 
 A breaker opens on `failure_threshold` consecutive provider faults, or when faults exceed `failure_rate`
 of the calls in a rolling `window` that saw at least `min_calls` (one failure among three calls is not
 an outage). Each re-opening without a recovery in between doubles the open time, up to a cap, with
 jitter so that many clients do not probe at the same instant; quota exhaustion opens it for long.
+
+Two levels, because faults have two scopes: a refused connection or a spent quota makes every model of a
+provider unusable (`provider_kinds`, counted by the provider's breaker), while an overloaded or failing
+model says nothing about its siblings (counted by that model's breaker). A call needs both to admit it.
 
 Pure state machines: time and randomness are injected, and state changes are reported as
 `BreakerTransition` events to a listener (telemetry records them; this module never imports it).
@@ -17,9 +21,10 @@ import random
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from otel_llm._exceptions import PROVIDER_FAULT_KINDS, ConfigurationError, ErrorKind
+from otel_llm._types import Route
 
 Clock = Callable[[], float]
 
@@ -53,6 +58,9 @@ class BreakerPolicy:
             quota does not come back in seconds).
         long_open_time: Seconds the circuit stays open after one of `long_open_kinds`.
         counted_kinds: Error kinds counted as provider faults.
+        provider_kinds: Error kinds that make the whole provider unusable (its endpoint or credential):
+            the provider's breaker counts these (and `long_open_kinds` among them); the model's
+            breaker counts the other `counted_kinds`.
         half_open_probes: Calls admitted at once while half-open; others skip the route.
         success_threshold: Successful probes that close the circuit again.
     """
@@ -67,6 +75,7 @@ class BreakerPolicy:
     long_open_kinds: frozenset[ErrorKind] = frozenset({"quota_exhausted"})
     long_open_time: float = 3600.0
     counted_kinds: frozenset[ErrorKind] = field(default=DEFAULT_COUNTED_KINDS)
+    provider_kinds: frozenset[ErrorKind] = frozenset({"connection", "quota_exhausted"})
     half_open_probes: int = 1
     success_threshold: int = 1
 
@@ -90,14 +99,26 @@ class BreakerTransition:
     """A breaker changed state.
 
     Attributes:
-        key: The breaker's key (the provider name).
+        provider: The provider key.
+        model: The model, for a model's breaker; `None` for the provider's.
         old: State before.
         new: State after.
     """
 
-    key: str
+    provider: str
+    model: str | None
     old: CircuitState
     new: CircuitState
+
+    @property
+    def key(self) -> str:
+        """`"provider"` or `"provider:model"`."""
+        return breaker_key(self.provider, self.model)
+
+
+def breaker_key(provider: str, model: str | None) -> str:
+    """The name of a breaker: `"provider"` for a provider's, `"provider:model"` for a model's."""
+    return provider if model is None else f"{provider}:{model}"
 
 
 TransitionListener = Callable[[BreakerTransition], None]
@@ -137,9 +158,17 @@ class CircuitBreaker:
     """One breaker. Every admitted call must end in exactly one `record_*` call."""
 
     def __init__(
-        self, key: str, policy: BreakerPolicy, clock: Clock, rng: random.Random, lock: threading.Lock
+        self,
+        provider: str,
+        model: str | None,
+        policy: BreakerPolicy,
+        clock: Clock,
+        rng: random.Random,
+        lock: threading.Lock,
     ) -> None:
-        self.key = key
+        self.provider = provider
+        self.model = model
+        self.key = breaker_key(provider, model)
         self._policy = policy
         self._clock = clock
         self._rng = rng
@@ -217,6 +246,12 @@ class CircuitBreaker:
                 return None
             return self._count_fault()
 
+    def cancel(self) -> None:
+        """An admitted call was not sent after all: give back its probe slot, record nothing."""
+        with self._lock:
+            if self._state is CircuitState.HALF_OPEN and self._probes_in_flight > 0:
+                self._probes_in_flight -= 1
+
     def reset(self) -> BreakerTransition | None:
         """Close the breaker by hand."""
         with self._lock:
@@ -255,11 +290,15 @@ class CircuitBreaker:
             self._opens = 0
             self._open_until = 0.0
             self._window.clear()
-        return BreakerTransition(self.key, old, new)
+        return BreakerTransition(self.provider, self.model, old, new)
 
 
 class BreakerBoard:
-    """The breakers of one client, created on first use, one per provider."""
+    """The breakers of one client, created on first use: one per provider and one per (provider, model).
+
+    The route-level methods (`admit`, `record_*`) keep the two levels consistent; each level applies
+    the policy to its own share of the error kinds.
+    """
 
     def __init__(
         self,
@@ -268,26 +307,88 @@ class BreakerBoard:
         listener: TransitionListener | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self._policy = policy
+        provider_kinds = policy.provider_kinds
+        self._provider_policy = replace(
+            policy,
+            counted_kinds=policy.counted_kinds & provider_kinds,
+            long_open_kinds=policy.long_open_kinds & provider_kinds,
+        )
+        self._model_policy = replace(
+            policy,
+            counted_kinds=policy.counted_kinds - provider_kinds,
+            long_open_kinds=policy.long_open_kinds - provider_kinds,
+        )
         self._clock = clock
         self._listener = listener
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
-        self._breakers: dict[str, CircuitBreaker] = {}
+        self._breakers: dict[tuple[str, str | None], CircuitBreaker] = {}
 
-    def get(self, key: str) -> CircuitBreaker:
-        """The breaker for `key`."""
-        breaker = self._breakers.get(key)
+    def get(self, provider: str, model: str | None = None) -> CircuitBreaker:
+        """The breaker of `provider` (`model=None`) or of one of its models."""
+        breaker = self._breakers.get((provider, model))
         if breaker is None:
+            policy = self._provider_policy if model is None else self._model_policy
             with self._lock:
                 breaker = self._breakers.setdefault(
-                    key, CircuitBreaker(key, self._policy, self._clock, self._rng, threading.Lock())
+                    (provider, model),
+                    CircuitBreaker(provider, model, policy, self._clock, self._rng, threading.Lock()),
                 )
         return breaker
 
+    def admit(self, route: Route) -> CircuitBreaker | None:
+        """Admit a call on `route`; returns `None` if admitted, else the breaker that refused it."""
+        provider = self.get(route.provider)
+        admitted, transition = provider.try_acquire()
+        self.notify(transition)
+        if not admitted:
+            return provider
+        model = self.get(route.provider, route.model)
+        admitted, transition = model.try_acquire()
+        self.notify(transition)
+        if not admitted:
+            provider.cancel()
+            return model
+        return None
+
+    def record_success(self, route: Route) -> None:
+        """An admitted call on `route` succeeded."""
+        self.notify(self.get(route.provider).record_success())
+        self.notify(self.get(route.provider, route.model).record_success())
+
+    def record_error(self, route: Route, kind: ErrorKind) -> None:
+        """An admitted call on `route` failed with an error of `kind`."""
+        self.notify(self.get(route.provider).record_error(kind))
+        self.notify(self.get(route.provider, route.model).record_error(kind))
+
+    def record_late_failure(self, route: Route, kind: ErrorKind) -> None:
+        """A call on `route` already recorded as a success failed afterwards (a stream cut mid-way)."""
+        self.notify(self.get(route.provider).record_late_failure(kind))
+        self.notify(self.get(route.provider, route.model).record_late_failure(kind))
+
+    def is_open(self, route: Route) -> bool:
+        """Whether `route` would be refused now (a preview for routing; admits nothing)."""
+        now = self._clock()
+        for key in ((route.provider, None), (route.provider, route.model)):
+            breaker = self._breakers.get(key)
+            if breaker is not None and breaker.state is CircuitState.OPEN and now < breaker.retry_at:
+                return True
+        return False
+
+    def breakers(self) -> tuple[CircuitBreaker, ...]:
+        """Every breaker created so far."""
+        return tuple(self._breakers.values())
+
     def states(self) -> dict[str, CircuitState]:
-        """Current state of every breaker created so far."""
-        return {key: breaker.state for key, breaker in list(self._breakers.items())}
+        """Current state of every breaker created so far, by key (`"provider"` or `"provider:model"`)."""
+        return {breaker.key: breaker.state for breaker in self.breakers()}
+
+    def reset(self, key: str) -> None:
+        """Close breakers by hand: `"provider"` closes the provider's and all its models'."""
+        provider, _, model = key.partition(":")
+        for breaker in self.breakers():
+            if breaker.provider == provider and (not model or breaker.model == model):
+                self.notify(breaker.reset())
 
     def notify(self, transition: BreakerTransition | None) -> None:
         """Report a transition to the listener (called outside the breaker's lock)."""

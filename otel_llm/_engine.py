@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from otel_llm._breaker import BreakerBoard, CircuitBreaker, CircuitState, Clock
+from otel_llm._breaker import BreakerBoard, Clock
 from otel_llm._exceptions import (
     DEFAULT_FALLBACK_KINDS,
     AllRoutesFailedError,
@@ -120,7 +120,7 @@ class CallPlan(Generic[T]):
         self._attempts_on_route = 0
         self._number = 0
         self._failures: list[FailedAttempt] = []
-        self._in_flight: CircuitBreaker | None = None
+        self._in_flight: Route | None = None
         self._pending_sleep: Sleep | None = None
         self._finish: Finish[T] | None = None
 
@@ -143,16 +143,14 @@ class CallPlan(Generic[T]):
             remaining = self._remaining()
             if remaining is not None and remaining <= 0:
                 raise AllRoutesFailedError(self._failures, reason="deadline exceeded")
-            breaker = self._breakers.get(route.provider)
-            admitted, transition = breaker.try_acquire()
-            self._breakers.notify(transition)
-            if not admitted:
+            refused_by = self._breakers.admit(route)
+            if refused_by is not None:
                 self._failures.append(
-                    FailedAttempt(str(route), CircuitOpenError(route.provider, breaker.retry_at))
+                    FailedAttempt(str(route), CircuitOpenError(refused_by.key, refused_by.retry_at))
                 )
                 self._advance("circuit_open")
                 continue
-            self._in_flight = breaker
+            self._in_flight = route
             self._number += 1
             self._attempts_on_route += 1
             timeout = self._attempt_timeout if remaining is None else min(self._attempt_timeout, remaining)
@@ -161,17 +159,16 @@ class CallPlan(Generic[T]):
 
     def record_success(self, result: T) -> None:
         """The current attempt succeeded (for a stream: its first chunk arrived)."""
-        self._breakers.notify(self._take_in_flight().record_success())
+        self._breakers.record_success(self._take_in_flight())
         self._finish = Finish(result)
 
     def record_failure(self, error: ProviderError) -> None:
         """The current attempt failed; decide between retrying the route and falling back."""
-        breaker = self._take_in_flight()
-        self._breakers.notify(breaker.record_error(error.kind))  # the policy decides what counts
-        route = self._routes[self._position]
+        route = self._take_in_flight()
+        self._breakers.record_error(route, error.kind)  # the policy decides what counts
         self._failures.append(FailedAttempt(str(route), error))
-        # A failure that just opened the breaker makes a retry on this route pointless.
-        delay = None if breaker.state is CircuitState.OPEN else self._retry_delay(error)
+        # A failure that just opened a breaker makes a retry on this route pointless.
+        delay = None if self._breakers.is_open(route) else self._retry_delay(error)
         if delay is None:
             if error.kind in self._fallback_on:
                 self._advance(error.kind)
@@ -183,7 +180,7 @@ class CallPlan(Generic[T]):
 
     def record_late_failure(self, route: Route, error: ProviderError) -> None:
         """A stream failed after its first chunk reached the caller: no retry, only breaker input."""
-        self._breakers.notify(self._breakers.get(route.provider).record_late_failure(error.kind))
+        self._breakers.record_late_failure(route, error.kind)
 
     def _retry_delay(self, error: ProviderError) -> float | None:
         if not self._retry.retries(error):
@@ -211,11 +208,11 @@ class CallPlan(Generic[T]):
     def _remaining(self) -> float | None:
         return None if self._deadline is None else self._deadline - self._clock()
 
-    def _take_in_flight(self) -> CircuitBreaker:
-        breaker, self._in_flight = self._in_flight, None
-        if breaker is None:
+    def _take_in_flight(self) -> Route:
+        route, self._in_flight = self._in_flight, None
+        if route is None:
             raise RuntimeError("record_* called without an attempt in flight")
-        return breaker
+        return route
 
     def _emit(self, event: PlanEvent) -> None:
         if self._listener is not None:

@@ -7,9 +7,11 @@ import pytest
 
 from otel_llm import BreakerPolicy, CircuitState, ConfigurationError
 from otel_llm._breaker import BreakerBoard, BreakerTransition
+from otel_llm._types import Route
 from tests.conftest import FakeClock
 
 FAULT = "server_error"
+ROUTE = Route("p", "m")
 
 
 def make_board(clock: FakeClock, **policy: Any) -> tuple[BreakerBoard, list[BreakerTransition]]:
@@ -19,27 +21,27 @@ def make_board(clock: FakeClock, **policy: Any) -> tuple[BreakerBoard, list[Brea
     return board, events
 
 
-def admit(board: BreakerBoard, key: str = "p") -> bool:
-    admitted, transition = board.get(key).try_acquire()
-    board.notify(transition)
-    return admitted
+def admit(board: BreakerBoard, route: Route = ROUTE) -> bool:
+    return board.admit(route) is None
 
 
-def call(board: BreakerBoard, kind: str | None = FAULT, key: str = "p") -> None:
+def call(board: BreakerBoard, kind: str | None = FAULT, route: Route = ROUTE) -> None:
     """One admitted call ending in success (kind None) or an error of `kind`."""
-    assert admit(board, key)
-    breaker = board.get(key)
-    board.notify(breaker.record_success() if kind is None else breaker.record_error(kind))  # type: ignore[arg-type]
+    assert admit(board, route)
+    if kind is None:
+        board.record_success(route)
+    else:
+        board.record_error(route, kind)  # type: ignore[arg-type]
 
 
 def test_opens_after_consecutive_faults_and_refuses_calls(clock: FakeClock) -> None:
     board, events = make_board(clock, failure_threshold=3, recovery_time=10)
     for _ in range(3):
         call(board)
-    assert board.get("p").state is CircuitState.OPEN
-    assert events == [BreakerTransition("p", CircuitState.CLOSED, CircuitState.OPEN)]
+    assert board.get("p", "m").state is CircuitState.OPEN
+    assert events == [BreakerTransition("p", "m", CircuitState.CLOSED, CircuitState.OPEN)]
     assert not admit(board)
-    assert board.get("p").retry_at == clock.now + 10
+    assert board.get("p", "m").retry_at == clock.now + 10
 
 
 def test_a_success_resets_the_consecutive_count(clock: FakeClock) -> None:
@@ -47,7 +49,7 @@ def test_a_success_resets_the_consecutive_count(clock: FakeClock) -> None:
     call(board)
     call(board, None)
     call(board)
-    assert board.get("p").state is CircuitState.CLOSED
+    assert board.get("p", "m").state is CircuitState.CLOSED
 
 
 def test_opens_on_the_failure_rate_once_the_window_has_enough_calls(clock: FakeClock) -> None:
@@ -56,9 +58,9 @@ def test_opens_on_the_failure_rate_once_the_window_has_enough_calls(clock: FakeC
         call(board)
         call(board, None)
         clock.now += 1
-    assert board.get("p").state is CircuitState.CLOSED  # exactly 50 % is not more than the rate
+    assert board.get("p", "m").state is CircuitState.CLOSED  # exactly 50 % is not more than the rate
     call(board)
-    assert board.get("p").state is CircuitState.OPEN
+    assert board.get("p", "m").state is CircuitState.OPEN
 
 
 def test_the_rate_needs_min_calls_and_forgets_old_calls(clock: FakeClock) -> None:
@@ -66,35 +68,36 @@ def test_the_rate_needs_min_calls_and_forgets_old_calls(clock: FakeClock) -> Non
     call(board)
     call(board)
     call(board, None)
-    assert board.get("p").state is CircuitState.CLOSED  # 2 of 3 is a high rate, but too few calls
+    assert board.get("p", "m").state is CircuitState.CLOSED  # 2 of 3 is a high rate, but too few calls
     clock.now += 11  # those calls leave the window
     for kind in (None, None, None, FAULT):
         call(board, kind)
-    assert board.get("p").state is CircuitState.CLOSED  # 1 fault in 4 recent calls
+    assert board.get("p", "m").state is CircuitState.CLOSED  # 1 fault in 4 recent calls
 
 
 def test_only_counted_kinds_count(clock: FakeClock) -> None:
     board, _ = make_board(clock, failure_threshold=1)
     for kind in ("bad_request", "rate_limit", "context_length", "content_filter", "auth"):
         call(board, kind)
-    assert board.get("p").state is CircuitState.CLOSED
+    assert board.get("p", "m").state is CircuitState.CLOSED
     call(board, "timeout")
-    assert board.get("p").state is CircuitState.OPEN
+    assert board.get("p", "m").state is CircuitState.OPEN
 
 
 def test_counted_kinds_are_configurable(clock: FakeClock) -> None:
     board, _ = make_board(clock, failure_threshold=1, counted_kinds=frozenset({"rate_limit"}))
     call(board, "server_error")
-    assert board.get("p").state is CircuitState.CLOSED
+    assert board.get("p", "m").state is CircuitState.CLOSED
     call(board, "rate_limit")
-    assert board.get("p").state is CircuitState.OPEN
+    assert board.get("p", "m").state is CircuitState.OPEN
 
 
 def test_quota_exhaustion_opens_at_once_for_long(clock: FakeClock) -> None:
     board, _ = make_board(clock, long_open_time=3600)
     call(board, "quota_exhausted")
-    assert board.get("p").state is CircuitState.OPEN
+    assert board.get("p").state is CircuitState.OPEN  # a spent quota stops every model of the provider
     assert board.get("p").retry_at == clock.now + 3600
+    assert not admit(board, Route("p", "other"))
 
 
 def test_half_open_admits_one_probe_and_closes_on_success(clock: FakeClock) -> None:
@@ -102,10 +105,10 @@ def test_half_open_admits_one_probe_and_closes_on_success(clock: FakeClock) -> N
     call(board)
     clock.now += 5
     assert admit(board)  # the probe
-    assert board.get("p").state is CircuitState.HALF_OPEN
+    assert board.get("p", "m").state is CircuitState.HALF_OPEN
     assert not admit(board)  # others skip the route while the probe runs
-    board.notify(board.get("p").record_success())
-    assert board.get("p").state is CircuitState.CLOSED
+    board.record_success(ROUTE)
+    assert board.get("p", "m").state is CircuitState.CLOSED
     assert [(e.old, e.new) for e in events] == [
         (CircuitState.CLOSED, CircuitState.OPEN),
         (CircuitState.OPEN, CircuitState.HALF_OPEN),
@@ -118,22 +121,22 @@ def test_each_failed_probe_doubles_the_open_time_up_to_the_cap(clock: FakeClock)
     call(board)
     opened_for = []
     for _ in range(3):
-        opened_for.append(board.get("p").retry_at - clock.now)
-        clock.now = board.get("p").retry_at
+        opened_for.append(board.get("p", "m").retry_at - clock.now)
+        clock.now = board.get("p", "m").retry_at
         call(board)  # the probe fails
     assert opened_for == [5, 10, 15]
-    clock.now = board.get("p").retry_at
+    clock.now = board.get("p", "m").retry_at
     call(board, None)  # recovery resets the growth
     call(board)
-    assert board.get("p").retry_at - clock.now == 5
+    assert board.get("p", "m").retry_at - clock.now == 5
 
 
 def test_jitter_spreads_open_times(clock: FakeClock) -> None:
     board, _ = make_board(clock, failure_threshold=1, recovery_time=10, jitter=0.2)
     times = set()
-    for key in range(30):
-        call(board, key=str(key))
-        times.add(round(board.get(str(key)).retry_at - clock.now, 6))
+    for model in range(30):
+        call(board, route=Route("p", str(model)))
+        times.add(round(board.get("p", str(model)).retry_at - clock.now, 6))
     assert len(times) > 20 and min(times) >= 8 and max(times) <= 12
 
 
@@ -142,33 +145,68 @@ def test_a_neutral_result_frees_the_probe_slot(clock: FakeClock) -> None:
     call(board)
     clock.now += 1
     call(board, "bad_request")
-    assert board.get("p").state is CircuitState.HALF_OPEN
+    assert board.get("p", "m").state is CircuitState.HALF_OPEN
     assert admit(board)
 
 
 def test_late_failures_count_only_while_closed(clock: FakeClock) -> None:
     board, _ = make_board(clock, failure_threshold=2)
-    board.notify(board.get("p").record_late_failure("stream_interrupted"))
-    assert board.get("p").record_late_failure("bad_request") is None
-    board.notify(board.get("p").record_late_failure("stream_interrupted"))
-    assert board.get("p").state is CircuitState.OPEN
-    assert board.get("p").record_late_failure("stream_interrupted") is None
+    board.record_late_failure(ROUTE, "stream_interrupted")
+    assert board.get("p", "m").record_late_failure("bad_request") is None
+    board.record_late_failure(ROUTE, "stream_interrupted")
+    assert board.get("p", "m").state is CircuitState.OPEN
+    assert board.get("p", "m").record_late_failure("stream_interrupted") is None
 
 
 def test_manual_reset_closes(clock: FakeClock) -> None:
     board, events = make_board(clock, failure_threshold=1)
     call(board)
-    board.notify(board.get("p").reset())
-    assert board.get("p").state is CircuitState.CLOSED
+    call(board, "connection", Route("p", "n"))
+    call(board, route=Route("q", "m"))
+    board.reset("p:m")
+    assert board.states() == {
+        "p": CircuitState.OPEN,
+        "p:m": CircuitState.CLOSED,
+        "p:n": CircuitState.CLOSED,
+        "q": CircuitState.CLOSED,
+        "q:m": CircuitState.OPEN,
+    }
     assert events[-1].new is CircuitState.CLOSED
-    assert board.get("p").reset() is None
+    board.reset("p")  # a provider's reset closes its models' breakers too
+    assert board.states()["p"] is CircuitState.CLOSED
+    assert board.states()["q:m"] is CircuitState.OPEN
+    assert board.get("p", "m").reset() is None
 
 
-def test_breakers_are_independent_per_key(clock: FakeClock) -> None:
+def test_a_failing_model_leaves_its_siblings_and_other_providers_alone(clock: FakeClock) -> None:
     board, _ = make_board(clock, failure_threshold=1)
-    call(board, key="a")
-    assert admit(board, "b")
-    assert board.states() == {"a": CircuitState.OPEN, "b": CircuitState.CLOSED}
+    call(board, "overloaded", Route("a", "big"))
+    assert not admit(board, Route("a", "big"))
+    assert admit(board, Route("a", "small"))
+    assert admit(board, Route("b", "big"))
+    assert board.states()["a"] is CircuitState.CLOSED
+
+
+def test_connection_faults_stop_every_model_of_the_provider(clock: FakeClock) -> None:
+    board, _ = make_board(clock, failure_threshold=2)
+    call(board, "connection", Route("a", "big"))
+    call(board, "connection", Route("a", "small"))  # faults of the provider add up across its models
+    assert board.states()["a"] is CircuitState.OPEN
+    assert board.admit(Route("a", "other")) is board.get("a")
+    assert board.is_open(Route("a", "other"))
+    assert not board.is_open(Route("b", "big"))
+
+
+def test_a_refusal_by_the_model_gives_back_the_providers_probe_slot(clock: FakeClock) -> None:
+    board, _ = make_board(clock, failure_threshold=1, recovery_time=5, max_recovery_time=600)
+    call(board, "overloaded", Route("a", "big"))  # model open for 5 s
+    clock.now += 5
+    call(board, "overloaded", Route("a", "big"))  # its probe fails: open for 10 s
+    call(board, "connection", Route("a", "small"))  # provider open for 5 s
+    clock.now += 5
+    assert board.admit(Route("a", "big")) is board.get("a", "big")  # provider probed, model refused
+    assert board.get("a").state is CircuitState.HALF_OPEN
+    assert admit(board, Route("a", "small"))  # the provider's single probe slot was given back
 
 
 def test_closing_can_require_several_successful_probes(clock: FakeClock) -> None:
@@ -177,7 +215,7 @@ def test_closing_can_require_several_successful_probes(clock: FakeClock) -> None
     clock.now += 1
     for expected in (CircuitState.HALF_OPEN, CircuitState.CLOSED):
         call(board, None)
-        assert board.get("p").state is expected
+        assert board.get("p", "m").state is expected
 
 
 @pytest.mark.parametrize(

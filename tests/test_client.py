@@ -96,7 +96,7 @@ def test_attempt_number_header_tells_retries_apart() -> None:
     assert seen == ["1", "2"]
 
 
-def test_breaker_opens_and_later_calls_skip_the_provider() -> None:
+def test_breaker_opens_and_later_calls_skip_the_model() -> None:
     calls = {"openai": 0}
 
     def openai(request: httpx.Request) -> httpx.Response:
@@ -112,9 +112,11 @@ def test_breaker_opens_and_later_calls_skip_the_provider() -> None:
     for _ in range(5):
         client.chat("openai:gpt-4o-mini", USER, fallbacks=["anthropic:claude-haiku-4-5"])
     assert calls["openai"] == 2
-    assert client.breaker_states()["openai"] is CircuitState.OPEN
+    states = client.breaker_states()
+    assert states["openai:gpt-4o-mini"] is CircuitState.OPEN  # 503s: the model is down
+    assert states["openai"] is CircuitState.CLOSED  # not necessarily the provider
     client.reset_breaker("openai")
-    assert client.breaker_states()["openai"] is CircuitState.CLOSED
+    assert client.breaker_states()["openai:gpt-4o-mini"] is CircuitState.CLOSED
     client.close()
 
 

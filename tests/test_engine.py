@@ -122,7 +122,7 @@ def test_request_errors_are_not_retried_failed_over_or_counted_by_default() -> N
     plan.record_failure(BadRequestError("bad", provider="a", model="m1", status_code=400))
     with pytest.raises(AllRoutesFailedError, match="not failed over after bad_request"):
         plan.next_action()  # the same request would most likely fail on B too
-    assert board.get("a").state is CircuitState.CLOSED
+    assert board.get("a", "m1").state is CircuitState.CLOSED
 
 
 def test_failing_over_on_request_errors_is_opt_in() -> None:
@@ -156,8 +156,8 @@ def test_every_route_failing_raises_with_every_attempt() -> None:
 def test_open_breaker_skips_the_route_and_says_why() -> None:
     clock, events = FakeClock(), []  # type: ignore[var-annotated]
     board = BreakerBoard(BreakerPolicy(failure_threshold=1, recovery_time=30), clock)
-    board.get("a").try_acquire()
-    board.get("a").record_error("server_error")
+    board.admit(A)
+    board.record_error(A, "server_error")
     plan = make_plan(clock, board=board, events=events)
     expect_attempt(plan, B)
     assert events == [FallbackTaken(A, B, "circuit_open")]
@@ -171,7 +171,7 @@ def test_provider_faults_open_the_breaker_across_calls() -> None:
         plan = make_plan(clock, routes=(A,), retry=RetryPolicy(stop=StopAfterAttempts(1)), board=board)
         expect_attempt(plan, A)
         plan.record_failure(unavailable(A))
-    assert board.get("a").state is CircuitState.OPEN
+    assert board.get("a", "m1").state is CircuitState.OPEN
 
 
 def test_deadline_already_passed_raises() -> None:
@@ -223,9 +223,9 @@ def test_a_late_stream_failure_counts_for_the_breaker_only_if_the_provider_is_at
     board = BreakerBoard(BreakerPolicy(failure_threshold=1), clock)
     plan = make_plan(clock, board=board)
     plan.record_late_failure(A, BadRequestError("bad", provider="a", model="m1"))
-    assert board.get("a").state is CircuitState.CLOSED
+    assert board.get("a", "m1").state is CircuitState.CLOSED
     plan.record_late_failure(A, unavailable(A))
-    assert board.get("a").state is CircuitState.OPEN
+    assert board.get("a", "m1").state is CircuitState.OPEN
 
 
 def test_each_error_says_whether_fallback_applies_by_default() -> None:

@@ -198,10 +198,26 @@ def test_breaker_state_gauge_and_transitions(captured: Captured) -> None:
     ) as client:
         client.chat("openai:gpt-4o-mini", USER, fallbacks=["anthropic:claude-haiku-4-5"])
     metrics = captured.metrics()
-    states = {a["gen_ai.provider.name"]: v for a, v in metrics[inst.CIRCUIT_STATE.name]}
-    assert states == {"openai": 2, "anthropic": 0}
+    states = {
+        (a["gen_ai.provider.name"], a.get("gen_ai.request.model")): v
+        for a, v in metrics[inst.CIRCUIT_STATE.name]
+    }
+    # The 503 opened the model's breaker; the provider's and the fallback's stay closed.
+    assert states == {
+        ("openai", None): 0,
+        ("openai", "gpt-4o-mini"): 2,
+        ("anthropic", None): 0,
+        ("anthropic", "claude-haiku-4-5"): 0,
+    }
     assert metrics[inst.CIRCUIT_TRANSITIONS.name] == [
-        ({"gen_ai.provider.name": "openai", "otel_llm.circuit.state": "open"}, 1)
+        (
+            {
+                "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": "gpt-4o-mini",
+                "otel_llm.circuit.state": "open",
+            },
+            1,
+        )
     ]
 
 

@@ -22,7 +22,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Concatenate, Final, ParamSpec, Protocol, TypeVar
@@ -62,6 +62,8 @@ Attributes = dict[str, AttributeValue]
 P = ParamSpec("P")
 R = TypeVar("R")
 Resolver = Callable[[Route], "RouteTarget"]
+BreakerStates = Callable[[], Iterable[tuple[str, "str | None", CircuitState]]]
+"""Gives (`gen_ai.provider.name`, model or `None` for a provider's breaker, state) per breaker."""
 
 
 class _Recording(Protocol):
@@ -116,7 +118,7 @@ class Telemetry:
             capture_content = os.environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() in _SPAN_CAPTURE_MODES
         self.capture_content = capture_content
         self.strict = strict if strict is not None else os.environ.get(STRICT_ENV, "") in ("1", "true")
-        self._breaker_sources: list[Callable[[], Mapping[str, CircuitState]]] = []
+        self._breaker_sources: list[BreakerStates] = []
         self.duration = meter.create_histogram(
             inst.OPERATION_DURATION.name,
             unit=inst.OPERATION_DURATION.unit,
@@ -174,20 +176,19 @@ class Telemetry:
         """
         return CallRecorder(self, operation, resolve, first, request, activate)
 
-    def observe_breakers(self, states: Callable[[], Mapping[str, CircuitState]]) -> None:
-        """Report the states `states()` returns (keyed by `gen_ai.provider.name`) on the state gauge."""
+    def observe_breakers(self, states: BreakerStates) -> None:
+        """Report the breaker states `states()` returns on the state gauge."""
         self._breaker_sources.append(states)
 
     @_guarded
     def record_transition(self, transition: BreakerTransition, provider_name: str) -> None:
         """Record a breaker state change: a counter, and an event on the current span."""
-        self.transitions.add(
-            1, {inst.PROVIDER_NAME: provider_name, inst.CIRCUIT_STATE_ATTR: transition.new.value}
-        )
+        where = _breaker_attributes(provider_name, transition.model)
+        self.transitions.add(1, {**where, inst.CIRCUIT_STATE_ATTR: transition.new.value})
         trace.get_current_span().add_event(
             "otel_llm.circuit.state_change",
             {
-                inst.PROVIDER_NAME: provider_name,
+                **where,
                 "otel_llm.circuit.from": transition.old.value,
                 "otel_llm.circuit.to": transition.new.value,
             },
@@ -196,10 +197,17 @@ class Telemetry:
     def _observe_breakers(self, options: CallbackOptions) -> list[Observation]:
         observations = []
         for source in self._breaker_sources:
-            for provider_name, state in source().items():
+            for provider_name, model, state in source():
                 value = inst.CIRCUIT_STATE_VALUES[state.value]
-                observations.append(Observation(value, {inst.PROVIDER_NAME: provider_name}))
+                observations.append(Observation(value, _breaker_attributes(provider_name, model)))
         return observations
+
+
+def _breaker_attributes(provider_name: str, model: str | None) -> dict[str, str]:
+    # A provider's breaker has no model: its series carry the provider alone.
+    if model is None:
+        return {inst.PROVIDER_NAME: provider_name}
+    return {inst.PROVIDER_NAME: provider_name, inst.REQUEST_MODEL: model}
 
 
 class CallRecorder:

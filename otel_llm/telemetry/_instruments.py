@@ -173,15 +173,18 @@ CIRCUIT_STATE: Final = InstrumentSpec(
     name="otel_llm.circuit.state",
     kind="observable_gauge",
     unit="{state}",
-    description="Circuit breaker state per provider: 0 closed, 1 half-open, 2 open.",
-    attributes=frozenset({PROVIDER_NAME}),
+    description=(
+        "Circuit breaker state per provider, and per model when gen_ai.request.model is set: "
+        "0 closed, 1 half-open, 2 open."
+    ),
+    attributes=frozenset({PROVIDER_NAME, REQUEST_MODEL}),
 )
 CIRCUIT_TRANSITIONS: Final = InstrumentSpec(
     name="otel_llm.circuit.transitions",
     kind="counter",
     unit="{transition}",
-    description="Circuit breaker state changes per provider, by the state entered.",
-    attributes=frozenset({PROVIDER_NAME, CIRCUIT_STATE_ATTR}),
+    description="Circuit breaker state changes per provider (and model), by the state entered.",
+    attributes=frozenset({PROVIDER_NAME, REQUEST_MODEL, CIRCUIT_STATE_ATTR}),
 )
 
 ALL_INSTRUMENTS: Final = (

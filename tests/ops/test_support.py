@@ -87,8 +87,8 @@ class TestContract:
             ("rate(gen_ai_requests_total[5m])", "unknown metric gen_ai_requests_total"),
             ('otel_llm_cost_usd_total{model="x"}', "otel_llm_cost_usd_total has no label model"),
             ("sum by (le) (rate(otel_llm_cost_usd_total[5m]))", "by/without le"),
-            # the gauge has no model label although other metrics do
-            ("max by (gen_ai_request_model) (otel_llm_circuit_state)", "gen_ai_request_model"),
+            # the gauge has no error label although other metrics do
+            ("max by (error_type) (otel_llm_circuit_state)", "error_type"),
             # `le` does not survive histogram_quantile
             (
                 "sum by (le) (histogram_quantile(0.9, "
