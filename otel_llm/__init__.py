@@ -16,11 +16,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from otel_llm._attribution import attribution
 from otel_llm._breaker import BreakerPolicy, CircuitState
 from otel_llm._client import ChatStream, Client
 from otel_llm._config import ProviderSettings, Timeout
 from otel_llm._exceptions import (
-    DEFAULT_FALLBACK_KINDS,
     AllRoutesFailedError,
     AuthenticationError,
     BadRequestError,
@@ -37,7 +37,7 @@ from otel_llm._exceptions import (
     StreamInterruptedError,
     StructuredOutputError,
 )
-from otel_llm._policies import Exponential, FullJitter, RetryPolicy, StopAfterAttempts, StopAfterDelay
+from otel_llm._policies import RetryPolicy, StopAfterAttempts, StopAfterDelay
 from otel_llm._types import NOT_GIVEN, ChatChunk, ChatResponse, Message, Route, Tool, ToolCall, Usage
 from otel_llm._version import __version__
 
@@ -69,7 +69,6 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "DEFAULT_FALLBACK_KINDS",
     "NOT_GIVEN",
     "AllRoutesFailedError",
     "AsyncChatStream",
@@ -84,8 +83,6 @@ __all__ = [
     "CircuitState",
     "Client",
     "ConfigurationError",
-    "Exponential",
-    "FullJitter",
     "Message",
     "OtelLLMError",
     "ProviderConnectionError",
@@ -108,5 +105,6 @@ __all__ = [
     "ToolCall",
     "Usage",
     "__version__",
+    "attribution",
     "configure",
 ]

@@ -24,6 +24,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10; typing_extensions costs ~2.5 ms to import
     from typing_extensions import Unpack
 
+from otel_llm._attribution import (
+    METRIC_ATTRIBUTION_KEYS,
+    Attribution,
+    current_attribution,
+    metric_attribution_keys,
+)
 from otel_llm._breaker import BreakerBoard, BreakerPolicy, BreakerTransition, CircuitState, Clock
 from otel_llm._config import (
     ProviderSettings,
@@ -117,6 +123,8 @@ class ClientConfig(TypedDict, total=False):
         clock: Monotonic clock, injectable for tests.
         rng: Random source for backoff jitter.
         environ: Where API keys are read from; default: `os.environ`.
+        metric_attribution: `otel_llm.attribution` keys that become metric labels (each with at most
+            100 values); default: all that may (`team`, `feature`); user ids never do.
         fallback_on: Error kinds after which a call moves on to its next route; default:
             `DEFAULT_FALLBACK_KINDS` (all but the request errors `bad_request`, `not_found`,
             `content_filter`).
@@ -134,6 +142,7 @@ class ClientConfig(TypedDict, total=False):
     rng: random.Random
     environ: Mapping[str, str]
     fallback_on: Collection[ErrorKind]
+    metric_attribution: Collection[str]
 
 
 class EmbedOptions(TypedDict, total=False):
@@ -160,6 +169,7 @@ class PreparedCall(Generic[R]):
     routes: tuple[Route, ...]
     request: R
     timeout: Timeout
+    attribution: Attribution
 
     @property
     def operation(self) -> Operation:
@@ -192,6 +202,9 @@ class BaseClient:
             tracer_provider=config.get("tracer_provider"),
             meter_provider=config.get("meter_provider"),
             capture_content=config.get("capture_content"),
+            metric_attribution=metric_attribution_keys(
+                config.get("metric_attribution", METRIC_ATTRIBUTION_KEYS)
+            ),
         )
         self._breakers = BreakerBoard(
             config.get("breaker") or BreakerPolicy(), self._clock, self._on_transition, self._rng
@@ -232,7 +245,9 @@ class BaseClient:
             response_format=parse_response_format(options.get("response_format")),
             stream=stream,
         )
-        return PreparedCall(routes, request, self._call_timeout(options.get("timeout", NOT_GIVEN)))
+        return PreparedCall(
+            routes, request, self._call_timeout(options.get("timeout", NOT_GIVEN)), current_attribution()
+        )
 
     def _prepare_embeddings(
         self, model: str, inputs: str | Sequence[str], options: EmbedOptions
@@ -252,7 +267,9 @@ class BaseClient:
         ):
             raise ConfigurationError("dimensions", "expected a positive integer")
         request = EmbeddingsRequest(model=routes[0].model, inputs=texts, dimensions=dimensions)
-        return PreparedCall(routes, request, self._call_timeout(options.get("timeout", NOT_GIVEN)))
+        return PreparedCall(
+            routes, request, self._call_timeout(options.get("timeout", NOT_GIVEN)), current_attribution()
+        )
 
     def _routes(self, model: str, fallbacks: Sequence[str]) -> tuple[Route, ...]:
         if isinstance(fallbacks, str):
@@ -284,7 +301,12 @@ class BaseClient:
 
     def _start_call(self, call: PreparedCall[Any], *, activate: bool) -> CallRecorder:
         return self._telemetry.llm_call(
-            call.operation, self._target, call.routes[0], call.request, activate=activate
+            call.operation,
+            self._target,
+            call.routes[0],
+            call.request,
+            activate=activate,
+            attribution=call.attribution,
         )
 
     def _plan(self, call: PreparedCall[Any], recorder: CallRecorder) -> CallPlan[Any]:

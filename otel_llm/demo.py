@@ -16,7 +16,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import TextIO
 
-from otel_llm import BreakerPolicy, Client, Exponential, FullJitter, RetryPolicy, StopAfterAttempts, configure
+from otel_llm import BreakerPolicy, Client, RetryPolicy, StopAfterAttempts, configure
+from otel_llm.policies import Exponential, FullJitter
 from otel_llm.telemetry import MetricsReadback
 from otel_llm.telemetry import _instruments as inst
 from otel_llm.testing import Behavior, FakeProviderServer

@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 import otel_llm
+import otel_llm.policies
 from otel_llm import (
     AllRoutesFailedError,
     AsyncClient,
@@ -395,7 +396,7 @@ def test_request_errors_end_the_call_unless_configured_to_fail_over() -> None:
         c.chat("openai:gpt-4o-mini", USER, fallbacks=fallbacks)
     assert [a.route for a in info.value.attempts] == ["openai:gpt-4o-mini"]
     opted_in = make_client(
-        httpx.MockTransport(handler), fallback_on=otel_llm.DEFAULT_FALLBACK_KINDS | {"bad_request"}
+        httpx.MockTransport(handler), fallback_on=otel_llm.policies.DEFAULT_FALLBACK_KINDS | {"bad_request"}
     )
     with opted_in:
         assert opted_in.chat("openai:gpt-4o-mini", USER, fallbacks=fallbacks).text == "from claude"

@@ -33,6 +33,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
+from otel_llm._attribution import EMPTY_ATTRIBUTION, METRIC_ATTRIBUTION_KEYS, Attribution
 from otel_llm._breaker import BreakerTransition, CircuitState
 from otel_llm._engine import Attempt, FallbackTaken, PlanEvent, RetryScheduled
 from otel_llm._exceptions import AllRoutesFailedError, CircuitOpenError, ProviderError
@@ -111,7 +112,10 @@ class Telemetry:
         meter_provider: metrics.MeterProvider | None = None,
         capture_content: bool | None = None,
         strict: bool | None = None,
+        metric_attribution: frozenset[str] = METRIC_ATTRIBUTION_KEYS,
     ) -> None:
+        self.metric_attribution = metric_attribution
+        self._label_values: dict[str, set[str]] = {key: set() for key in metric_attribution}
         self.tracer = trace.get_tracer(SCOPE_NAME, __version__, tracer_provider)
         meter = metrics.get_meter(SCOPE_NAME, __version__, meter_provider)
         if capture_content is None:
@@ -163,6 +167,7 @@ class Telemetry:
         request: ChatRequest | EmbeddingsRequest,
         *,
         activate: bool = True,
+        attribution: Attribution = EMPTY_ATTRIBUTION,
     ) -> CallRecorder:
         """A recorder for one logical call; use as a context manager (or `start()`/`end()` for streams).
 
@@ -173,8 +178,24 @@ class Telemetry:
             request: The request as sent to the first route.
             activate: Make the call span current while the `with` block runs. Streams pass `False`:
                 their span outlives the frame that opened it.
+            attribution: Who the call is for (`otel_llm.attribution`).
         """
-        return CallRecorder(self, operation, resolve, first, request, activate)
+        return CallRecorder(self, operation, resolve, first, request, activate, attribution)
+
+    def attribution_labels(self, attribution: Attribution) -> dict[str, str]:
+        """The metric labels of `attribution`: allowed keys only, each with a bounded set of values."""
+        labels = {}
+        for key, values in self._label_values.items():
+            value = attribution.get(key)
+            if value is None:
+                continue
+            if value not in values:
+                if len(values) >= inst.MAX_LABEL_VALUES:
+                    value = inst.OTHER_VALUE
+                else:
+                    values.add(value)
+            labels[inst.ATTRIBUTION_PREFIX + key] = value
+        return labels
 
     def observe_breakers(self, states: BreakerStates) -> None:
         """Report the breaker states `states()` returns on the state gauge."""
@@ -221,8 +242,10 @@ class CallRecorder:
         first: Route,
         request: ChatRequest | EmbeddingsRequest,
         activate: bool,
+        attribution: Attribution,
     ) -> None:
         self._telemetry = telemetry
+        self._attribution = attribution
         self._operation = operation
         self._resolve = resolve
         self._request = request
@@ -262,6 +285,7 @@ class CallRecorder:
             "otel_llm.route.requested": str(target.route),
         }
         attributes.update((k, v) for k, v in _request_attributes(request).items() if v is not None)
+        attributes.update((inst.ATTRIBUTION_PREFIX + k, v) for k, v in self._attribution.items())
         self._span = self._telemetry.tracer.start_span(
             f"{self._operation} {target.route.model}", kind=SpanKind.CLIENT, attributes=attributes
         )
@@ -398,6 +422,8 @@ class CallRecorder:
             inst.PROVIDER_NAME: target.provider_name,
             inst.REQUEST_MODEL: target.route.model,
         }
+        if self._attribution:
+            cost_attributes.update(self._telemetry.attribution_labels(self._attribution))
         if cost is None:
             self._telemetry.unpriced.add(1, cost_attributes)
         else:
@@ -441,6 +467,8 @@ class CallRecorder:
             inst.SERVER_ADDRESS: target.server_address,
             inst.SERVER_PORT: target.server_port,
         }
+        if self._attribution:
+            attributes.update(self._telemetry.attribution_labels(self._attribution))
         if self._succeeded:
             if self._response_model:
                 attributes[inst.RESPONSE_MODEL] = self._response_model

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from otel_llm._attribution import METRIC_ATTRIBUTION_KEYS
+
 # --- attribute keys -------------------------------------------------------------------------------
 # Semantic-convention keys (registry: shared/semconv/model/gen-ai/registry.yaml, core error/server).
 OPERATION_NAME: Final = "gen_ai.operation.name"
@@ -32,6 +34,12 @@ ERROR_TYPE: Final = "error.type"
 ROUTE_POSITION: Final = "otel_llm.route.position"
 FALLBACK_TO_PROVIDER: Final = "otel_llm.fallback.to_provider"
 CIRCUIT_STATE_ATTR: Final = "otel_llm.circuit.state"
+ATTRIBUTION_PREFIX: Final = "otel_llm.attribution."
+"""Span attributes `otel_llm.attribution.<key>` carry `otel_llm.attribution(...)`; some become labels."""
+ATTRIBUTION_LABELS: Final = frozenset(ATTRIBUTION_PREFIX + key for key in METRIC_ATTRIBUTION_KEYS)
+OTHER_VALUE: Final = "_other"
+"""The label value standing for every attribution value beyond a key's first `MAX_LABEL_VALUES`."""
+MAX_LABEL_VALUES: Final = 100
 
 # --- bucket boundaries (GenAI semconv docs; they are not in the registry YAML) ---------------------
 DURATION_BUCKETS: Final = (
@@ -105,8 +113,9 @@ def _escape(name: str) -> str:
     return re.sub(r"_+", "_", re.sub(r"[^a-zA-Z0-9_:]", "_", name))
 
 
-_CALL_ATTRIBUTES: Final = frozenset(
-    {OPERATION_NAME, PROVIDER_NAME, REQUEST_MODEL, RESPONSE_MODEL, SERVER_ADDRESS, SERVER_PORT}
+_CALL_ATTRIBUTES: Final = (
+    frozenset({OPERATION_NAME, PROVIDER_NAME, REQUEST_MODEL, RESPONSE_MODEL, SERVER_ADDRESS, SERVER_PORT})
+    | ATTRIBUTION_LABELS
 )
 
 OPERATION_DURATION: Final = InstrumentSpec(
@@ -139,14 +148,14 @@ COST: Final = InstrumentSpec(
     kind="counter",
     unit="{USD}",
     description="Cost of calls in US dollars, from the bundled price table.",
-    attributes=frozenset({OPERATION_NAME, PROVIDER_NAME, REQUEST_MODEL}),
+    attributes=frozenset({OPERATION_NAME, PROVIDER_NAME, REQUEST_MODEL}) | ATTRIBUTION_LABELS,
 )
 UNPRICED_CALLS: Final = InstrumentSpec(
     name="otel_llm.cost.unpriced",
     kind="counter",
     unit="{call}",
     description="Calls whose model has no known price; their cost is absent, never recorded as 0.",
-    attributes=frozenset({OPERATION_NAME, PROVIDER_NAME, REQUEST_MODEL}),
+    attributes=frozenset({OPERATION_NAME, PROVIDER_NAME, REQUEST_MODEL}) | ATTRIBUTION_LABELS,
 )
 ATTEMPTS: Final = InstrumentSpec(
     name="otel_llm.attempts",

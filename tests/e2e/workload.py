@@ -11,6 +11,7 @@ import contextlib
 import time
 
 import otel_llm
+import otel_llm.policies
 from otel_llm.testing import Behavior, FakeProviderServer
 
 CHAIN = ("openai:gpt-4o-mini", "anthropic:claude-haiku-4-5", "gemini:gemini-2.5-flash")
@@ -32,7 +33,8 @@ def main() -> None:
                 name: {"base_url": server.base_url(name), "api_key": key} for name, key in KEYS.items()
             },
             retry=otel_llm.RetryPolicy(
-                stop=otel_llm.StopAfterAttempts(2), backoff=otel_llm.FullJitter(otel_llm.Exponential(0.01))
+                stop=otel_llm.StopAfterAttempts(2),
+                backoff=otel_llm.policies.FullJitter(otel_llm.policies.Exponential(0.01)),
             ),
             breaker=otel_llm.BreakerPolicy(failure_threshold=3, recovery_time=600, max_recovery_time=600),
         )
