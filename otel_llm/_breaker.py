@@ -110,11 +110,6 @@ class BreakerTransition:
     old: CircuitState
     new: CircuitState
 
-    @property
-    def key(self) -> str:
-        """`"provider"` or `"provider:model"`."""
-        return breaker_key(self.provider, self.model)
-
 
 def breaker_key(provider: str, model: str | None) -> str:
     """The name of a breaker: `"provider"` for a provider's, `"provider:model"` for a model's."""
