@@ -6,6 +6,7 @@ preparation, routing decisions (the engine), response handling, cost and stream 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -13,7 +14,7 @@ import random
 import sys
 import time
 import typing
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, cast
 
@@ -41,11 +42,16 @@ from otel_llm._config import (
 )
 from otel_llm._cost import cost_usd
 from otel_llm._engine import Attempt, CallPlan
-from otel_llm._exceptions import DEFAULT_FALLBACK_KINDS, ConfigurationError, ErrorKind, ProviderError
+from otel_llm._exceptions import (
+    DEFAULT_FALLBACK_KINDS,
+    BudgetExceededError,
+    ConfigurationError,
+    ErrorKind,
+    ProviderError,
+)
 from otel_llm._inputs import parse_messages, parse_response_format, parse_tool_choice, parse_tools
 from otel_llm._ndjson import NDJSONDecoder
 from otel_llm._policies import RetryPolicy
-from otel_llm._pricing import PriceTable
 from otel_llm._sse import SSEDecoder
 from otel_llm._stream import StreamAccumulator
 from otel_llm._structured import OutputType
@@ -71,6 +77,14 @@ from otel_llm.providers._base import EmbeddingsProvider, parsing, provider_error
 from otel_llm.telemetry import RouteTarget
 
 if TYPE_CHECKING:
+    from otel_llm._budget import Budget, BudgetStatus
+    from otel_llm._budget_stores import BudgetStore
+    from otel_llm._cache import CacheConfig, ResponseCache
+    from otel_llm._health import HealthSnapshot
+    from otel_llm._health_server import HealthServer
+    from otel_llm._registry import ModelRegistry
+    from otel_llm._route_stats import RouteStatsBoard
+    from otel_llm._spending import Spending
     from otel_llm.telemetry import CallRecorder, MeterProvider, Telemetry, TracerProvider
 
 logger = logging.getLogger("otel_llm")
@@ -119,12 +133,19 @@ class ClientConfig(TypedDict, total=False):
         tracer_provider: Tracer provider; default: the global one.
         meter_provider: Meter provider; default: the global one.
         capture_content: Record message content on spans (opt-in).
-        prices: Price table; default: the bundled snapshot.
+        registry: Model registry pricing the calls; default: the bundled snapshot.
         clock: Monotonic clock, injectable for tests.
         rng: Random source for backoff jitter.
         environ: Where API keys are read from; default: `os.environ`.
         metric_attribution: `otel_llm.attribution` keys that become metric labels (each with at most
             100 values); default: all that may (`team`, `feature`); user ids never do.
+        budgets: Spending limits (`otel_llm.budgets.Budget`); each call reserves its worst-case cost
+            before sending and settles with the actual cost.
+        budget_store: Where budget counters live: `MemoryBudgetStore` (default, this process),
+            `SQLiteBudgetStore` (this host) or `RedisBudgetStore` (several hosts).
+        cache: Response cache (`CacheConfig`): exact-match, in memory with an optional SQLite tier;
+            identical concurrent calls are sent once.
+        wall_clock: Wall-clock time (epoch seconds) for budget periods and the SQLite cache tier.
         fallback_on: Error kinds after which a call moves on to its next route; default:
             `DEFAULT_FALLBACK_KINDS` (all but the request errors `bad_request`, `not_found`,
             `content_filter`).
@@ -137,12 +158,16 @@ class ClientConfig(TypedDict, total=False):
     tracer_provider: TracerProvider | None
     meter_provider: MeterProvider | None
     capture_content: bool | None
-    prices: PriceTable
+    registry: ModelRegistry
     clock: Clock
     rng: random.Random
     environ: Mapping[str, str]
     fallback_on: Collection[ErrorKind]
     metric_attribution: Collection[str]
+    budgets: Sequence[Budget]
+    budget_store: BudgetStore
+    cache: CacheConfig
+    wall_clock: Callable[[], float]
 
 
 class EmbedOptions(TypedDict, total=False):
@@ -172,6 +197,11 @@ class PreparedCall(Generic[R]):
     attribution: Attribution
 
     @property
+    def stream(self) -> bool:
+        """Whether the call streams (its attempts end at the first chunk)."""
+        return isinstance(self.request, ChatRequest) and self.request.stream
+
+    @property
     def operation(self) -> Operation:
         """`gen_ai.operation.name` of the call."""
         return "embeddings" if isinstance(self.request, EmbeddingsRequest) else "chat"
@@ -192,7 +222,9 @@ class BaseClient:
         self._fallback_on = _fallback_kinds(config.get("fallback_on", DEFAULT_FALLBACK_KINDS))
         self._clock = config.get("clock", time.monotonic)
         self._rng = config.get("rng") or random.Random()
-        self._prices = config.get("prices") or PriceTable()
+        from otel_llm._registry import ModelRegistry  # deferred: `import otel_llm` stays light
+
+        self._prices = config.get("registry") or ModelRegistry()
         self._warned_unpriced: set[Route] = set()
         self._output_types: dict[type, OutputType[Any]] = {}
         self._targets: dict[Route, RouteTarget] = {}
@@ -210,6 +242,24 @@ class BaseClient:
             config.get("breaker") or BreakerPolicy(), self._clock, self._on_transition, self._rng
         )
         self._telemetry.observe_breakers(self._breaker_states)
+        from otel_llm._route_stats import RouteStatsBoard  # deferred: keeps `import otel_llm` cheap
+
+        wall_clock = config.get("wall_clock", time.time)
+        self._spending: Spending | None = None
+        if config.get("budgets"):
+            from otel_llm._budget import BudgetLedger
+            from otel_llm._spending import Spending
+
+            ledger = BudgetLedger(config["budgets"], config.get("budget_store"), wall_clock=wall_clock)
+            self._spending = Spending(ledger, self._prices)
+            self._telemetry.observe_budgets(self._budget_windows)
+        self._cache: ResponseCache | None = None
+        if config.get("cache") is not None:
+            from otel_llm._cache import build_cache
+
+            self._cache = build_cache(config["cache"], clock=self._clock, wall_clock=wall_clock)
+
+        self._stats: RouteStatsBoard = RouteStatsBoard(self._clock)
 
     def breaker_states(self) -> dict[str, CircuitState]:
         """Current circuit-breaker states of the providers and models used so far.
@@ -222,6 +272,34 @@ class BaseClient:
     def reset_breaker(self, key: str) -> None:
         """Close by hand: `"provider:model"` a model's; `"provider"` the provider's and its models'."""
         self._breakers.reset(key)
+
+    def health(self) -> HealthSnapshot:
+        """What this client knows about its routes, breakers and budgets right now (no network)."""
+        from otel_llm._health import health_snapshot  # deferred: most programs never ask
+
+        return health_snapshot(
+            self._breakers.breakers(),
+            {str(route): snapshot for route, snapshot in self._stats.snapshots().items()},
+            self._spending.ledger.status() if self._spending is not None else (),
+            self._clock(),
+        )
+
+    def serve_health(
+        self, host: str = "127.0.0.1", port: int = 0, *, allow_reset: bool = True
+    ) -> HealthServer:
+        """Serve `health()` over HTTP on a background thread (see `HealthServer` for the routes).
+
+        Args:
+            host: Interface to bind; loopback by default.
+            port: TCP port; 0 picks a free one (read it from `.url`).
+            allow_reset: Whether `POST /breakers/{key}/reset` may close breakers.
+
+        Returns:
+            The running server; `close()` it when done.
+        """
+        from otel_llm._health_server import HealthServer  # deferred: http.server is not needed otherwise
+
+        return HealthServer(self.health, self.reset_breaker if allow_reset else None, host, port)
 
     # --- preparation -----------------------------------------------------------------------------
 
@@ -336,6 +414,74 @@ class BaseClient:
                 route, provider.semconv_name, provider.server_address, provider.server_port
             )
         return target
+
+    @contextlib.contextmanager
+    def _spend(self, call: PreparedCall[Any], recorder: CallRecorder) -> Iterator[Bill]:
+        """Reserve the call's worst case against the budgets for the block; settle or release after.
+
+        Raises:
+            BudgetExceededError: A hard limit would be exceeded; nothing is sent.
+        """
+        bill = Bill()
+        spending = self._spending
+        if spending is None:
+            yield bill
+            return
+        try:
+            reservation = spending.reserve(call.routes, call.request, call.attribution)
+        except BudgetExceededError as exc:
+            budget = next((b for b in spending.ledger.budgets if b.name == exc.budget), None)
+            self._telemetry.record_budget_rejection(budget, exc)
+            raise
+        recorder.record_reservation(reservation.amount_usd, reservation.charges)
+        try:
+            yield bill
+        except BaseException:
+            spending.close(reservation, None, failed=True, delivered=bill.delivered)
+            raise
+        spending.close(reservation, bill.cost_usd, failed=False, delivered=True)
+
+    def _budget_windows(self) -> list[tuple[Budget, BudgetStatus]]:
+        if self._spending is None:
+            return []
+        budgets = {budget.name: budget for budget in self._spending.ledger.budgets}
+        return [(budgets[status.budget], status) for status in self._spending.ledger.status()]
+
+    def _cache_key(self, call: PreparedCall[Any]) -> str | None:
+        """The call's cache key, or `None` when there is no cache."""
+        if self._cache is None:
+            return None
+        from otel_llm._cache_codec import cache_key
+
+        return cache_key(call.routes, call.request)
+
+    def _cache_hit(self, key: str, kind: type[C], recorder: CallRecorder) -> C | None:
+        """The cached answer to the call, marked as such and free, or `None` (a miss)."""
+        if self._cache is None:
+            return None
+        cached = self._cache.get(key, kind)
+        if cached is None:
+            return None
+        recorder.record_cache("hit", cached.cost_usd, cached.route)
+        return self._as_cached(cached)
+
+    @staticmethod
+    def _as_cached(response: C) -> C:
+        return dataclasses.replace(response, cached=True, cost_usd=Decimal(0))
+
+    def _cache_put(self, key: str, response: ChatResponse | EmbeddingsResponse) -> None:
+        if self._cache is not None:
+            self._cache.put(key, response)
+
+    def _observe_attempt(
+        self, call: PreparedCall[Any], action: Attempt, started: float, error: ProviderError | None
+    ) -> None:
+        """Feed an attempt's outcome to the route statistics (latency routing, health)."""
+        stream = call.stream
+        if error is None:
+            self._stats.record_success(action.route, self._clock() - started, stream=stream)
+        else:
+            self._stats.record_failure(action.route, error.kind, self._clock() - started, stream=stream)
 
     # --- wire ------------------------------------------------------------------------------------
 
@@ -531,6 +677,15 @@ def _reject_unknown(options: Mapping[str, object], accepted: type) -> None:
 
 
 D = TypeVar("D")
+C = TypeVar("C", ChatResponse, EmbeddingsResponse)
+
+
+@dataclasses.dataclass(slots=True)
+class Bill:
+    """What a call's shell reports to its budget reservation: the cost, and whether output was delivered."""
+
+    cost_usd: Decimal | None = None
+    delivered: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ import functools
 import sys
 from collections.abc import Callable, Generator, Iterator, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -20,6 +20,7 @@ else:  # pragma: no cover - Python 3.10; typing_extensions costs ~2.5 ms to impo
 
 from otel_llm._base_client import (
     BaseClient,
+    C,
     ChatOptions,
     ClientConfig,
     EmbedOptions,
@@ -41,6 +42,7 @@ from otel_llm._types import (
 )
 
 if TYPE_CHECKING:
+    from otel_llm._cache import SingleFlight
     from otel_llm.telemetry import CallRecorder
 
 T = TypeVar("T")
@@ -74,6 +76,11 @@ class Client(BaseClient):
         **config: Unpack[ClientConfig],
     ) -> None:
         super().__init__(**config)
+        self._flights: SingleFlight | None = None
+        if self._cache is not None:
+            from otel_llm._cache import SingleFlight  # deferred: only clients with a cache need it
+
+            self._flights = SingleFlight()
         self._http = http_client or httpx.Client(transport=transport)
         self._owns_http = http_client is None
         self._sleep = sleep or _default_sleep()
@@ -97,10 +104,16 @@ class Client(BaseClient):
         """
         call = self._prepare(model, messages, False, options)
         with self._start_call(call, activate=True) as recorder:
-            plan: CallPlan[ChatResponse] = self._plan(call, recorder)
-            response = self._drive(plan, recorder, functools.partial(self._send, call))
-            recorder.record_response(response)
-            return response
+
+            def send() -> ChatResponse:
+                with self._spend(call, recorder) as bill:
+                    plan: CallPlan[ChatResponse] = self._plan(call, recorder)
+                    response = self._drive(call, plan, recorder, functools.partial(self._send, call))
+                    bill.cost_usd = response.cost_usd
+                recorder.record_response(response)
+                return response
+
+            return self._through_cache(call, recorder, ChatResponse, send)
 
     def parse(
         self,
@@ -150,10 +163,18 @@ class Client(BaseClient):
         """
         call = self._prepare_embeddings(model, inputs, options)
         with self._start_call(call, activate=True) as recorder:
-            plan: CallPlan[EmbeddingsResponse] = self._plan(call, recorder)
-            response = self._drive(plan, recorder, functools.partial(self._send_embeddings, call))
-            recorder.record_embeddings(response)
-            return response
+
+            def send() -> EmbeddingsResponse:
+                with self._spend(call, recorder) as bill:
+                    plan: CallPlan[EmbeddingsResponse] = self._plan(call, recorder)
+                    response = self._drive(
+                        call, plan, recorder, functools.partial(self._send_embeddings, call)
+                    )
+                    bill.cost_usd = response.cost_usd
+                recorder.record_embeddings(response)
+                return response
+
+            return self._through_cache(call, recorder, EmbeddingsResponse, send)
 
     def stream(
         self, model: str, messages: Sequence[MessageInput], **options: Unpack[ChatOptions]
@@ -190,17 +211,55 @@ class Client(BaseClient):
     ) -> None:
         self.close()
 
-    def _drive(self, plan: CallPlan[T], recorder: CallRecorder, attempt: Callable[[Attempt], T]) -> T:
+    def _through_cache(
+        self, call: PreparedCall[Any], recorder: CallRecorder, kind: type[C], send: Callable[[], C]
+    ) -> C:
+        """Answer from the cache, or send once for all identical calls in flight and store the answer."""
+        key = self._cache_key(call)
+        flights = self._flights
+        if key is None or flights is None:
+            return send()
+        cached = self._cache_hit(key, kind, recorder)
+        if cached is not None:
+            return cached
+        led = False
+
+        def lead() -> C:
+            nonlocal led
+            led = True
+            response = send()
+            self._cache_put(key, response)
+            return response
+
+        response = flights.do(key, lead)
+        if led:
+            recorder.record_cache("miss")
+            return response
+        recorder.record_cache("coalesced", response.cost_usd, response.route)
+        return self._as_cached(response)
+
+    def _drive(
+        self,
+        call: PreparedCall[Any],
+        plan: CallPlan[T],
+        recorder: CallRecorder,
+        attempt: Callable[[Attempt], T],
+    ) -> T:
         """Do what the plan says until it finishes: attempts (recorded as child spans) and sleeps."""
         while True:
             match plan.next_action():
                 case Attempt() as action:
-                    with recorder.attempt(action) as attempt_recorder:
+                    with recorder.attempt(action) as attempt_recorder, self._stats.tracking(action.route):
+                        started = self._clock()
                         try:
-                            plan.record_success(attempt(action))
+                            result = attempt(action)
                         except ProviderError as exc:
                             attempt_recorder.fail(exc)
+                            self._observe_attempt(call, action, started, exc)
                             plan.record_failure(exc)
+                        else:
+                            self._observe_attempt(call, action, started, None)
+                            plan.record_success(result)
                 case Sleep(seconds=seconds):
                     self._sleep(seconds)
                 case Finish(result=result):
@@ -250,27 +309,42 @@ class Client(BaseClient):
         recorder.start()
         error: BaseException | None = None
         try:
-            plan: CallPlan[OpenedStream[Iterator[bytes]]] = self._plan(call, recorder)
-            opened = self._drive(plan, recorder, functools.partial(self._open, call))
-            recorder.record_first_chunk()
-            session = opened.session
-            try:
-                for chunk in visible(opened.received):
+            key = self._cache_key(call)
+            cached = None if key is None else self._cache_hit(key, ChatResponse, recorder)
+            if cached is not None:
+                from otel_llm._cache_codec import replay_chunks
+
+                for chunk in replay_chunks(cached):
                     yield chunk
-                with map_transport_errors(session.provider.name, session.request.model):
-                    for piece in opened.data:
-                        for chunk in visible(session.feed(piece)):
-                            yield chunk
-                session.check_complete()
-            except ProviderError as exc:
-                plan.record_late_failure(session.route, exc)
-                raise StreamInterruptedError(
-                    str(exc), provider=exc.provider, model=exc.model, partial_text=session.text
-                ) from exc
-            finally:
-                opened.response.close()
-            stream.response = session.response(self._cost)
+                stream.response = cached
+                return
+            with self._spend(call, recorder) as bill:
+                plan: CallPlan[OpenedStream[Iterator[bytes]]] = self._plan(call, recorder)
+                opened = self._drive(call, plan, recorder, functools.partial(self._open, call))
+                recorder.record_first_chunk()
+                bill.delivered = True
+                session = opened.session
+                try:
+                    for chunk in visible(opened.received):
+                        yield chunk
+                    with map_transport_errors(session.provider.name, session.request.model):
+                        for piece in opened.data:
+                            for chunk in visible(session.feed(piece)):
+                                yield chunk
+                    session.check_complete()
+                except ProviderError as exc:
+                    plan.record_late_failure(session.route, exc)
+                    raise StreamInterruptedError(
+                        str(exc), provider=exc.provider, model=exc.model, partial_text=session.text
+                    ) from exc
+                finally:
+                    opened.response.close()
+                stream.response = session.response(self._cost)
+                bill.cost_usd = stream.response.cost_usd
             recorder.record_response(stream.response)
+            if key is not None:
+                recorder.record_cache("miss")
+                self._cache_put(key, stream.response)
         except GeneratorExit:
             raise  # closed early by the caller: the span ends without an error
         except BaseException as exc:

@@ -18,7 +18,10 @@ OtelLLMError                         base of everything we raise
 │                                    `.partial_text` keeps what arrived
 ├── CircuitOpenError                 the route's circuit breaker is open; `.retry_at` (monotonic)
 ├── AllRoutesFailedError             every route of the call failed; `.attempts` lists each failure
-└── StructuredOutputError            a structured reply did not validate; `.raw_text` keeps it
+├── StructuredOutputError            a structured reply did not validate; `.raw_text` keeps it
+└── BudgetExceededError              a call's worst-case cost would pass a budget's hard limit; raised
+                                     before any request is sent; .budget .scope_value .period
+                                     .limit_usd .spent_usd .requested_usd
 ```
 """
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import ClassVar, Literal
 
 import httpx
@@ -270,3 +274,40 @@ def map_transport_errors(provider: str, model: str) -> Iterator[None]:
         raise ProviderConnectionError(
             f"connection failed: {type(exc).__name__}", provider=provider, model=model
         ) from exc
+
+
+class BudgetExceededError(OtelLLMError):
+    """Raised before a call is sent when its worst-case cost would take a budget past its hard limit.
+
+    Nothing was reserved and no request left, so this is not a `ProviderError`.
+
+    Attributes:
+        budget: The budget's name.
+        scope_value: The call's value of the budget's scope attribute; `None` for a global budget.
+        period: The budget's period: `"hour"`, `"day"` or `"month"`.
+        limit_usd: The hard limit in US dollars.
+        spent_usd: The window's spending before this call: settled costs plus reservations in flight.
+        requested_usd: The call's worst-case cost, which did not fit.
+    """
+
+    def __init__(
+        self,
+        *,
+        budget: str,
+        scope_value: str | None,
+        period: str,
+        limit_usd: Decimal,
+        spent_usd: Decimal,
+        requested_usd: Decimal,
+    ) -> None:
+        scope = "" if scope_value is None else f" for {scope_value!r}"
+        super().__init__(
+            f"budget {budget!r}{scope} ({period}) exceeded: spent ${spent_usd:f} + requested"
+            f" ${requested_usd:f} > limit ${limit_usd:f}"
+        )
+        self.budget = budget
+        self.scope_value = scope_value
+        self.period = period
+        self.limit_usd = limit_usd
+        self.spent_usd = spent_usd
+        self.requested_usd = requested_usd

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from otel_llm._types import ChatRequest, ChatResponse
+from otel_llm._types import ChatRequest, ChatResponse, EmbeddingsRequest
 
 _CHARS_PER_TOKEN = 4
 
@@ -32,3 +32,12 @@ def with_estimated_usage(request: ChatRequest, response: ChatResponse) -> ChatRe
 
 def _estimate(text: str) -> int:
     return -(-len(text) // _CHARS_PER_TOKEN)  # ceiling division; an empty text is 0 tokens
+
+
+def estimate_input_tokens(request: ChatRequest | EmbeddingsRequest) -> int:
+    """Tokens the request's input is likely to count, before sending it (budgets, routing)."""
+    if isinstance(request, EmbeddingsRequest):
+        return sum(_estimate(text) for text in request.inputs)
+    text = sum(len(m.text) for m in request.messages)
+    tools = sum(len(t.name) + len(t.description or "") + len(str(t.parameters)) for t in request.tools)
+    return -(-(text + tools) // _CHARS_PER_TOKEN)

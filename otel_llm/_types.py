@@ -243,6 +243,7 @@ class ChatResponse:
         refusal: The model's refusal message, when it declined (OpenAI structured outputs).
         route: The route that served the call (after any fallback); set by the client.
         cost_usd: Cost in US dollars, or `None` when the model has no known price.
+        cached: Served from the client's response cache: nothing was sent, and `cost_usd` is 0.
     """
 
     text: str
@@ -254,6 +255,7 @@ class ChatResponse:
     refusal: str | None = None
     route: Route | None = None
     cost_usd: Decimal | None = None
+    cached: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +329,7 @@ class EmbeddingsResponse:
         usage: Token usage (input tokens only).
         route: The route that served the call; set by the client.
         cost_usd: Cost in US dollars, or `None` when unknown.
+        cached: Served from the client's response cache: nothing was sent, and `cost_usd` is 0.
     """
 
     vectors: tuple[tuple[float, ...], ...]
@@ -334,6 +337,7 @@ class EmbeddingsResponse:
     usage: Usage = field(default_factory=Usage)
     route: Route | None = None
     cost_usd: Decimal | None = None
+    cached: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ The most used ones are also exported by `otel_llm` itself.
 """
 
 from otel_llm._config import ProviderSettings, Timeout
+from otel_llm._registry import ModelInfo, ModelRegistry
 from otel_llm._structured import ParsedResponse
 from otel_llm._types import (
     ChatChunk,
@@ -30,6 +31,8 @@ __all__ = [
     "ImagePart",
     "JsonSchema",
     "Message",
+    "ModelInfo",
+    "ModelRegistry",
     "ParsedResponse",
     "ProviderSettings",
     "ResponseFormat",

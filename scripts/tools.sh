@@ -60,3 +60,27 @@ for tool in otelcol-llm prometheus promtool; do
   ln -sfn "$bin/$tool" "$repo/.tools/bin/$tool"
 done
 echo "tools: ready in $bin" >&2
+
+# redis-server (the Redis budget store's tests) is not a Go tool: it comes from Debian packages, and
+# the tests find it on PATH.
+install_redis_server() {
+  command -v redis-server >/dev/null 2>&1 && return 0
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "tools: redis-server is missing and apt-get is unavailable; install redis-server >= 6 by hand" >&2
+    exit 1
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "tools: redis-server is missing; run as root, or:" \
+      "sudo apt-get install -y --no-install-recommends redis-server" >&2
+    exit 1
+  fi
+  echo "tools: installing redis-server from Debian packages" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+  if ! command -v redis-server >/dev/null 2>&1; then
+    echo "tools: apt-get finished but redis-server is still not on PATH" >&2
+    exit 1
+  fi
+}
+
+install_redis_server

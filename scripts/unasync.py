@@ -49,6 +49,7 @@ RULES: list[tuple[str, str]] = [
     (r"\bAsyncGenerator\b", "Generator"),
     (r"\bAsyncIterator\b", "Iterator"),
     (r"\bAsyncChatStream\b", "ChatStream"),
+    (r"\bAsyncSingleFlight\b", "SingleFlight"),
     (r"\bAsyncClient\b", "Client"),
     (r"\bAsyncBaseTransport\b", "BaseTransport"),
     (r"\basync (def|for|with)\b", r"\1"),

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from otel_llm._cost import ModelPrice, cost_usd
+from otel_llm._cost import ModelPrice, PriceTier, cost_usd
 from otel_llm._types import Usage
 
 D = Decimal
@@ -16,6 +16,22 @@ D = Decimal
 GPT_4O_MINI = ModelPrice(input=D("0.15"), output=D("0.60"), cache_read=D("0.075"))
 CLAUDE_HAIKU = ModelPrice(input=D("1.00"), output=D("5.00"), cache_read=D("0.10"), cache_write=D("1.25"))
 NO_CACHE_PRICES = ModelPrice(input=D("2.00"), output=D("8.00"))
+# Shapes of the long-context tiers: Gemini 2.5 Pro (no cache-write price) and Claude Sonnet 4.5.
+GEMINI_PRO = ModelPrice(
+    input=D("1.25"),
+    output=D("10.00"),
+    cache_read=D("0.125"),
+    tiers=(PriceTier(200_000, input=D("2.50"), output=D("15.00"), cache_read=D("0.25")),),
+)
+CLAUDE_SONNET = ModelPrice(
+    input=D("3.00"),
+    output=D("15.00"),
+    cache_read=D("0.30"),
+    cache_write=D("3.75"),
+    tiers=(
+        PriceTier(200_000, input=D("6.00"), output=D("22.50"), cache_read=D("0.60"), cache_write=D("7.50")),
+    ),
+)
 
 
 def test_input_and_output() -> None:
@@ -118,3 +134,96 @@ def test_large_counts_stay_exact() -> None:
     usage = Usage(input_tokens=10**12 + 1, output_tokens=3)
 
     assert cost_usd(usage, GPT_4O_MINI) == D("150000.00000195")
+
+
+# --- reasoning prices ------------------------------------------------------------------------------
+
+THINKING = ModelPrice(input=D("1"), output=D("2"), reasoning=D("3"))
+
+
+def test_reasoning_tokens_have_their_own_price_when_given() -> None:
+    usage = Usage(input_tokens=100, output_tokens=580, reasoning_output_tokens=500)
+
+    assert cost_usd(usage, THINKING) == D("0.001760")  # (100 * 1 + 80 * 2 + 500 * 3) / 1e6
+
+
+def test_unreported_reasoning_is_billed_as_output() -> None:
+    usage = Usage(input_tokens=100, output_tokens=580)
+
+    assert cost_usd(usage, THINKING) == D("0.00126")  # (100 * 1 + 580 * 2) / 1e6
+
+
+def test_reasoning_beyond_the_output_count_is_capped_at_the_output() -> None:
+    # A provider reporting more reasoning than output must not produce a negative answer-token count.
+    usage = Usage(input_tokens=0, output_tokens=10, reasoning_output_tokens=50)
+
+    assert cost_usd(usage, THINKING) == D("0.00003")  # all 10 output tokens at the reasoning price
+
+
+# --- long-context tiers ----------------------------------------------------------------------------
+
+
+def test_input_at_the_threshold_keeps_the_base_prices() -> None:
+    usage = Usage(input_tokens=200_000, output_tokens=1_000)
+
+    assert cost_usd(usage, GEMINI_PRO) == D("0.26")  # (200000 * 1.25 + 1000 * 10) / 1e6
+
+
+def test_input_above_the_threshold_reprices_the_whole_call() -> None:
+    usage = Usage(input_tokens=200_001, output_tokens=1_000)
+
+    assert cost_usd(usage, GEMINI_PRO) == D("0.5150025")  # (200001 * 2.50 + 1000 * 15) / 1e6
+
+
+def test_tier_uses_its_own_cache_prices() -> None:
+    usage = Usage(
+        input_tokens=300_000,
+        output_tokens=2_000,
+        cache_read_input_tokens=100_000,
+        cache_write_input_tokens=50_000,
+    )
+
+    # (150000 * 6 + 100000 * 0.60 + 50000 * 7.50 + 2000 * 22.50) / 1e6
+    assert cost_usd(usage, CLAUDE_SONNET) == D("1.38")
+
+
+def test_tier_without_a_cache_price_bills_cache_at_the_tier_input() -> None:
+    usage = Usage(input_tokens=250_000, output_tokens=0, cache_write_input_tokens=10_000)
+
+    assert cost_usd(usage, GEMINI_PRO) == D("0.625")  # all 250000 input tokens at the tier's 2.50
+
+
+def test_tier_is_chosen_by_all_input_tokens_cached_ones_included() -> None:
+    # 190k of the 210k input tokens come from the cache: the call is still a long-context one.
+    usage = Usage(input_tokens=210_000, output_tokens=0, cache_read_input_tokens=190_000)
+
+    assert cost_usd(usage, GEMINI_PRO) == D("0.0975")  # (20000 * 2.50 + 190000 * 0.25) / 1e6
+
+
+def test_the_highest_exceeded_threshold_wins_whatever_the_tier_order() -> None:
+    tiers = (
+        PriceTier(500_000, input=D("5"), output=D("50")),
+        PriceTier(100_000, input=D("2"), output=D("20")),
+    )
+    price = ModelPrice(input=D("1"), output=D("10"), tiers=tiers)
+
+    assert cost_usd(Usage(input_tokens=100_000, output_tokens=1), price) == D("0.10001")
+    assert cost_usd(Usage(input_tokens=300_000, output_tokens=1), price) == D("0.60002")
+    assert cost_usd(Usage(input_tokens=600_000, output_tokens=1), price) == D("3.00005")
+
+
+def test_at_gives_the_flat_prices_of_a_call_size() -> None:
+    assert GEMINI_PRO.at(1_000) == ModelPrice(input=D("1.25"), output=D("10.00"), cache_read=D("0.125"))
+    assert GEMINI_PRO.at(1_000_000) == ModelPrice(input=D("2.50"), output=D("15.00"), cache_read=D("0.25"))
+    assert GPT_4O_MINI.at(10**9) == GPT_4O_MINI
+
+
+def test_tier_reasoning_price_applies_above_the_threshold() -> None:
+    price = ModelPrice(
+        input=D("1"), output=D("2"), tiers=(PriceTier(1_000, input=D("1"), output=D("2"), reasoning=D("4")),)
+    )
+    usage_small = Usage(input_tokens=1_000, output_tokens=100, reasoning_output_tokens=100)
+    usage_large = Usage(input_tokens=1_001, output_tokens=100, reasoning_output_tokens=100)
+
+    assert cost_usd(usage_small, price) == D("0.0012")  # (1000 * 1 + 100 * 2) / 1e6
+    assert cost_usd(usage_large, price) == D("0.001401")  # (1001 * 1 + 100 * 4) / 1e6

@@ -35,8 +35,9 @@ from opentelemetry.util.types import AttributeValue
 
 from otel_llm._attribution import EMPTY_ATTRIBUTION, METRIC_ATTRIBUTION_KEYS, Attribution
 from otel_llm._breaker import BreakerTransition, CircuitState
+from otel_llm._budget import Budget, BudgetCharge, BudgetStatus
 from otel_llm._engine import Attempt, FallbackTaken, PlanEvent, RetryScheduled
-from otel_llm._exceptions import AllRoutesFailedError, CircuitOpenError, ProviderError
+from otel_llm._exceptions import AllRoutesFailedError, BudgetExceededError, CircuitOpenError, ProviderError
 from otel_llm._types import (
     ChatRequest,
     ChatResponse,
@@ -63,6 +64,8 @@ Attributes = dict[str, AttributeValue]
 P = ParamSpec("P")
 R = TypeVar("R")
 Resolver = Callable[[Route], "RouteTarget"]
+BudgetWindows = Callable[[], Iterable[tuple["Budget", "BudgetStatus"]]]
+"""Gives each budget window known so far, with its budget."""
 BreakerStates = Callable[[], Iterable[tuple[str, "str | None", CircuitState]]]
 """Gives (`gen_ai.provider.name`, model or `None` for a provider's breaker, state) per breaker."""
 
@@ -152,12 +155,32 @@ class Telemetry:
                 inst.CIRCUIT_TRANSITIONS,
             )
         )
-        meter.create_observable_gauge(
-            inst.CIRCUIT_STATE.name,
-            callbacks=[self._observe_breakers],
-            unit=inst.CIRCUIT_STATE.unit,
-            description=inst.CIRCUIT_STATE.description,
+        (
+            self.budget_rejections,
+            self.budget_soft_limit,
+            self.cache_requests,
+            self.cache_savings,
+            self.routing_decisions,
+        ) = (
+            meter.create_counter(spec.name, unit=spec.unit, description=spec.description)
+            for spec in (
+                inst.BUDGET_REJECTIONS,
+                inst.BUDGET_SOFT_LIMIT_EXCEEDED,
+                inst.CACHE_REQUESTS,
+                inst.CACHE_SAVINGS,
+                inst.ROUTING_DECISIONS,
+            )
         )
+        self._budget_sources: list[BudgetWindows] = []
+        for spec, callback in (
+            (inst.CIRCUIT_STATE, self._observe_breakers),
+            (inst.BUDGET_SPENT, self._observe_budget_spent),
+            (inst.BUDGET_LIMIT, self._observe_budget_limits),
+            (inst.BUDGET_UTILIZATION, self._observe_budget_utilization),
+        ):
+            meter.create_observable_gauge(
+                spec.name, callbacks=[callback], unit=spec.unit, description=spec.description
+            )
 
     def llm_call(
         self,
@@ -214,6 +237,81 @@ class Telemetry:
                 "otel_llm.circuit.to": transition.new.value,
             },
         )
+
+    def observe_budgets(self, windows: BudgetWindows) -> None:
+        """Report the budget windows `windows()` returns on the budget gauges."""
+        self._budget_sources.append(windows)
+
+    def budget_labels(self, budget: Budget, scope_value: str | None) -> dict[str, str] | None:
+        """Labels of a budget window; `None` when its scope may not be a label (a per-user budget)."""
+        labels = {inst.BUDGET_NAME: budget.name, inst.BUDGET_PERIOD: budget.period}
+        if budget.scope is None or scope_value is None:
+            return labels
+        if budget.scope not in self.metric_attribution:
+            return None
+        return {**labels, **self.attribution_labels({budget.scope: scope_value})}
+
+    @_guarded
+    def record_budget_rejection(self, budget: Budget | None, error: BudgetExceededError) -> None:
+        """A call was refused by a hard limit before anything was sent."""
+        if budget is not None:
+            labels = self.budget_labels(budget, error.scope_value)
+            self.budget_rejections.add(1, labels if labels is not None else self.budget_labels(budget, None))
+
+    @_guarded
+    def record_cache(
+        self, operation: str, result: str, saved_usd: Decimal | None, target: RouteTarget | None
+    ) -> None:
+        """A cache lookup's result, and what a hit saved."""
+        self.cache_requests.add(1, {inst.OPERATION_NAME: operation, inst.CACHE_RESULT: result})
+        if saved_usd and target is not None:
+            self.cache_savings.add(
+                float(saved_usd),
+                {
+                    inst.OPERATION_NAME: operation,
+                    inst.PROVIDER_NAME: target.provider_name,
+                    inst.REQUEST_MODEL: target.route.model,
+                },
+            )
+
+    @_guarded
+    def record_routing(self, chain: str, strategy: str, first: RouteTarget) -> None:
+        """A named chain ordered its routes; `first` is the route tried first."""
+        self.routing_decisions.add(
+            1,
+            {
+                inst.ROUTING_CHAIN: chain,
+                inst.ROUTING_STRATEGY: strategy,
+                inst.PROVIDER_NAME: first.provider_name,
+                inst.REQUEST_MODEL: first.route.model,
+            },
+        )
+
+    def _budget_observations(
+        self, value: Callable[[BudgetStatus], Iterable[tuple[float, dict[str, str]]]]
+    ) -> list[Observation]:
+        observations: list[Observation] = []
+        for source in self._budget_sources:
+            for budget, status in source():
+                labels = self.budget_labels(budget, status.scope_value)
+                if labels is not None:
+                    observations.extend(Observation(v, {**labels, **extra}) for v, extra in value(status))
+        return observations
+
+    def _observe_budget_spent(self, options: CallbackOptions) -> list[Observation]:
+        return self._budget_observations(lambda status: [(float(status.spent_usd), {})])
+
+    def _observe_budget_limits(self, options: CallbackOptions) -> list[Observation]:
+        def limits(status: BudgetStatus) -> list[tuple[float, dict[str, str]]]:
+            pairs = (("hard", status.limit_usd), ("soft", status.soft_limit_usd))
+            return [
+                (float(limit), {inst.BUDGET_LIMIT_KIND: kind}) for kind, limit in pairs if limit is not None
+            ]
+
+        return self._budget_observations(limits)
+
+    def _observe_budget_utilization(self, options: CallbackOptions) -> list[Observation]:
+        return self._budget_observations(lambda status: [(status.utilisation, {})])
 
     def _observe_breakers(self, options: CallbackOptions) -> list[Observation]:
         observations = []
@@ -339,6 +437,45 @@ class CallRecorder:
                     inst.ERROR_TYPE: event.reason,
                 },
             )
+
+    @_guarded
+    def record_reservation(self, amount_usd: Decimal, charges: Iterable[BudgetCharge]) -> None:
+        """The call's worst case is held against its budgets; flag the ones past their soft limit."""
+        self._span.set_attribute("otel_llm.budget.reserved_usd", float(amount_usd))
+        for charge in charges:
+            if not charge.soft_limit_exceeded:
+                continue
+            labels = self._telemetry.budget_labels(charge.budget, charge.scope_value)
+            if labels is None:
+                labels = self._telemetry.budget_labels(charge.budget, None) or {}
+            self._telemetry.budget_soft_limit.add(1, labels)
+            self._span.add_event(
+                "otel_llm.budget.soft_limit_exceeded",
+                {
+                    inst.BUDGET_NAME: charge.budget.name,
+                    inst.BUDGET_PERIOD: charge.budget.period,
+                    "otel_llm.budget.committed_usd": float(charge.committed_usd),
+                    "otel_llm.budget.downgrade_to": charge.budget.downgrade_to or "",
+                },
+            )
+
+    @_guarded
+    def record_cache(self, result: str, saved_usd: Decimal | None = None, route: Route | None = None) -> None:
+        """Record a cache lookup's result (`hit`, `miss` or `coalesced`) and what a hit on `route` saved."""
+        self._span.set_attribute(inst.CACHE_RESULT, result)
+        target = self._resolve(route) if route is not None else None
+        self._telemetry.record_cache(self._operation, result, saved_usd, target)
+
+    @_guarded
+    def record_routing(self, chain: str, strategy: str, dropped: Iterable[tuple[str, str]]) -> None:
+        """A named chain ordered the call's routes (`dropped`: route and reason, for routes filtered out)."""
+        self._span.set_attribute(inst.ROUTING_CHAIN, chain)
+        self._span.set_attribute(inst.ROUTING_STRATEGY, strategy)
+        for route, reason in dropped:
+            self._span.add_event(
+                "otel_llm.routing.dropped", {"otel_llm.route": route, "otel_llm.reason": reason}
+            )
+        self._telemetry.record_routing(chain, strategy, self._target)
 
     @_guarded
     def record_first_chunk(self) -> None:
@@ -580,6 +717,8 @@ def _error_type(error: BaseException) -> str:
         return error.kind
     if isinstance(error, AllRoutesFailedError) and error.kind is not None:
         return error.kind
+    if isinstance(error, BudgetExceededError):
+        return "budget_exceeded"
     cls = type(error)
     return f"{cls.__module__}.{cls.__qualname__}"
 

@@ -37,6 +37,15 @@ CIRCUIT_STATE_ATTR: Final = "otel_llm.circuit.state"
 ATTRIBUTION_PREFIX: Final = "otel_llm.attribution."
 """Span attributes `otel_llm.attribution.<key>` carry `otel_llm.attribution(...)`; some become labels."""
 ATTRIBUTION_LABELS: Final = frozenset(ATTRIBUTION_PREFIX + key for key in METRIC_ATTRIBUTION_KEYS)
+BUDGET_NAME: Final = "otel_llm.budget.name"
+BUDGET_PERIOD: Final = "otel_llm.budget.period"
+BUDGET_LIMIT_KIND: Final = "otel_llm.budget.limit_kind"
+"""`hard` (calls are refused beyond it) or `soft` (calls are flagged, and may be downgraded)."""
+CACHE_RESULT: Final = "otel_llm.cache.result"
+"""`hit` (served from the cache), `miss` (sent; stored on success) or `coalesced` (waited for an
+identical call in flight)."""
+ROUTING_STRATEGY: Final = "otel_llm.routing.strategy"
+ROUTING_CHAIN: Final = "otel_llm.routing.chain"
 OTHER_VALUE: Final = "_other"
 """The label value standing for every attribution value beyond a key's first `MAX_LABEL_VALUES`."""
 MAX_LABEL_VALUES: Final = 100
@@ -196,6 +205,67 @@ CIRCUIT_TRANSITIONS: Final = InstrumentSpec(
     attributes=frozenset({PROVIDER_NAME, REQUEST_MODEL, CIRCUIT_STATE_ATTR}),
 )
 
+_BUDGET_ATTRIBUTES: Final = frozenset({BUDGET_NAME, BUDGET_PERIOD}) | ATTRIBUTION_LABELS
+BUDGET_SPENT: Final = InstrumentSpec(
+    name="otel_llm.budget.spent",
+    kind="observable_gauge",
+    unit="{USD}",
+    description=(
+        "Spending in the current budget window (settled costs plus reservations in flight); scoped "
+        "budgets only where their scope is an allowed attribution label."
+    ),
+    attributes=_BUDGET_ATTRIBUTES,
+)
+BUDGET_LIMIT: Final = InstrumentSpec(
+    name="otel_llm.budget.limit",
+    kind="observable_gauge",
+    unit="{USD}",
+    description="Budget limits in US dollars, hard and soft.",
+    attributes=_BUDGET_ATTRIBUTES | {BUDGET_LIMIT_KIND},
+)
+BUDGET_UTILIZATION: Final = InstrumentSpec(
+    name="otel_llm.budget.utilization",
+    kind="observable_gauge",
+    unit="{ratio}",
+    description="Spending over the budget's ceiling (its hard limit, else its soft limit); 1 means spent.",
+    attributes=_BUDGET_ATTRIBUTES,
+)
+BUDGET_REJECTIONS: Final = InstrumentSpec(
+    name="otel_llm.budget.rejections",
+    kind="counter",
+    unit="{call}",
+    description="Calls refused before sending because their worst-case cost exceeded a hard limit.",
+    attributes=_BUDGET_ATTRIBUTES,
+)
+BUDGET_SOFT_LIMIT_EXCEEDED: Final = InstrumentSpec(
+    name="otel_llm.budget.soft_limit_exceeded",
+    kind="counter",
+    unit="{call}",
+    description="Calls made while a budget was past its soft limit.",
+    attributes=_BUDGET_ATTRIBUTES,
+)
+CACHE_REQUESTS: Final = InstrumentSpec(
+    name="otel_llm.cache.requests",
+    kind="counter",
+    unit="{request}",
+    description="Cache lookups of cacheable calls, by result: hit, miss or coalesced.",
+    attributes=frozenset({OPERATION_NAME, CACHE_RESULT}),
+)
+CACHE_SAVINGS: Final = InstrumentSpec(
+    name="otel_llm.cache.savings",
+    kind="counter",
+    unit="{USD}",
+    description="What calls answered from the cache would have cost, at the price of their first answer.",
+    attributes=frozenset({OPERATION_NAME, PROVIDER_NAME, REQUEST_MODEL}),
+)
+ROUTING_DECISIONS: Final = InstrumentSpec(
+    name="otel_llm.routing.decisions",
+    kind="counter",
+    unit="{decision}",
+    description="Routing decisions of named chains, by chain, strategy and the route ranked first.",
+    attributes=frozenset({ROUTING_CHAIN, ROUTING_STRATEGY, PROVIDER_NAME, REQUEST_MODEL}),
+)
+
 ALL_INSTRUMENTS: Final = (
     OPERATION_DURATION,
     TOKEN_USAGE,
@@ -207,4 +277,12 @@ ALL_INSTRUMENTS: Final = (
     FALLBACKS,
     CIRCUIT_STATE,
     CIRCUIT_TRANSITIONS,
+    BUDGET_SPENT,
+    BUDGET_LIMIT,
+    BUDGET_UTILIZATION,
+    BUDGET_REJECTIONS,
+    BUDGET_SOFT_LIMIT_EXCEEDED,
+    CACHE_REQUESTS,
+    CACHE_SAVINGS,
+    ROUTING_DECISIONS,
 )
