@@ -336,7 +336,10 @@ _MESSAGE_KINDS: tuple[tuple[re.Pattern[str], ErrorKind], ...] = (
         "context_length",
     ),
     (
-        re.compile(r"flagged for moderation|content (management )?policy|safety system", re.IGNORECASE),
+        # Anthropic: 400 `invalid_request_error` "Output blocked by content filtering policy".
+        re.compile(
+            r"flagged for moderation|content (management |filtering )?policy|safety system", re.IGNORECASE
+        ),
         "content_filter",
     ),
 )

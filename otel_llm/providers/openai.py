@@ -53,8 +53,12 @@ _FINISH_REASONS: Mapping[str, str] = {
     "error": "error",  # OpenRouter, mid-stream
 }
 
-# Structured `error.code` values that refine the status-based classification.
+# Structured `error.code` values that refine the status-based classification. Mid-stream error events
+# carry no status, so the transient codes are listed too (developers.openai.com/docs/guides/error-codes).
 _ERROR_CODES: Mapping[str, ErrorKind] = {
+    "rate_limit_exceeded": "rate_limit",
+    "server_is_overloaded": "overloaded",
+    "slow_down": "overloaded",
     "insufficient_quota": "quota_exhausted",
     "context_length_exceeded": "context_length",
     "content_policy_violation": "content_filter",

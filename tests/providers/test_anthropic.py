@@ -548,6 +548,13 @@ def _error(type_: str, message: str) -> JSON:
         ),
         (
             400,
+            _error("invalid_request_error", "Output blocked by content filtering policy"),
+            BadRequestError,
+            "content_filter",
+            False,
+        ),
+        (
+            400,
             _error("invalid_request_error", "messages: roles must alternate"),
             BadRequestError,
             "bad_request",

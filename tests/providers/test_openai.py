@@ -482,6 +482,22 @@ def test_stream_without_usage_chunk_reports_unknown_usage(provider: OpenAIChat) 
             BadRequestError,
             "context_length",
         ),
+        # No status mid-stream: only the code tells a throttled or overloaded server from a failed one.
+        (
+            {"message": "Rate limit reached for requests", "type": "requests", "code": "rate_limit_exceeded"},
+            RateLimitError,
+            "rate_limit",
+        ),
+        (
+            {"message": "The server is overloaded.", "type": "server_error", "code": "server_is_overloaded"},
+            ProviderUnavailableError,
+            "overloaded",
+        ),
+        (
+            {"message": "Please slow down.", "type": "server_error", "code": "slow_down"},
+            ProviderUnavailableError,
+            "overloaded",
+        ),
     ],
 )
 def test_mid_stream_error_event_raises(
@@ -625,6 +641,13 @@ def _error(message: str, type_: str | None, code: str | None, param: str | None 
         (
             503,
             _error("The engine is currently overloaded, please try again later.", "server_error", None),
+            ProviderUnavailableError,
+            "overloaded",
+            True,
+        ),
+        (
+            503,
+            _error("Please reduce your request rate.", "server_error", "slow_down"),
             ProviderUnavailableError,
             "overloaded",
             True,
