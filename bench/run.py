@@ -33,7 +33,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 import otel_llm
-from otel_llm._breaker import BreakerBoard, BreakerPolicy
+from otel_llm._breaker import BreakerBoard, BreakerPolicy, Ticket
 from otel_llm._engine import CallPlan
 from otel_llm._policies import RetryPolicy
 from otel_llm._types import Route
@@ -118,9 +118,10 @@ def decision_us() -> tuple[float, float]:
 
     def check() -> object:
         # Both levels: the provider's breaker and the model's.
-        refused = board.admit(routes[0])
-        board.record_success(routes[0])
-        return refused
+        ticket = board.admit(routes[0])
+        assert isinstance(ticket, Ticket)
+        board.record_success(ticket)
+        return ticket
 
     results = []
     for operation in (decide, check):

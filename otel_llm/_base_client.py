@@ -33,6 +33,7 @@ from otel_llm._attribution import (
 )
 from otel_llm._breaker import BreakerBoard, BreakerPolicy, BreakerTransition, CircuitState, Clock
 from otel_llm._config import (
+    CHAIN_PREFIX,
     ProviderSettings,
     Timeout,
     build_provider,
@@ -50,15 +51,12 @@ from otel_llm._exceptions import (
     ProviderError,
 )
 from otel_llm._inputs import parse_messages, parse_response_format, parse_tool_choice, parse_tools
-from otel_llm._ndjson import NDJSONDecoder
 from otel_llm._policies import RetryPolicy
-from otel_llm._sse import SSEDecoder
-from otel_llm._stream import StreamAccumulator
+from otel_llm._stream_session import StreamSession
 from otel_llm._structured import OutputType
 from otel_llm._tokens import with_estimated_usage
 from otel_llm._types import (
     NOT_GIVEN,
-    ChatChunk,
     ChatRequest,
     ChatResponse,
     EmbeddingsRequest,
@@ -73,17 +71,19 @@ from otel_llm._types import (
     Usage,
 )
 from otel_llm.providers import Provider
-from otel_llm.providers._base import EmbeddingsProvider, parsing, provider_error
+from otel_llm.providers._base import EmbeddingsProvider
 from otel_llm.telemetry import RouteTarget
 
 if TYPE_CHECKING:
-    from otel_llm._budget import Budget, BudgetStatus
+    from otel_llm._budget import Budget, BudgetStatus, Reservation
     from otel_llm._budget_stores import BudgetStore
     from otel_llm._cache import CacheConfig, ResponseCache
+    from otel_llm._call_routing import CallRouting
     from otel_llm._health import HealthSnapshot
     from otel_llm._health_server import HealthServer
     from otel_llm._registry import ModelRegistry
     from otel_llm._route_stats import RouteStatsBoard
+    from otel_llm._routing import RoutingDecision
     from otel_llm._spending import Spending
     from otel_llm.telemetry import CallRecorder, MeterProvider, Telemetry, TracerProvider
 
@@ -146,6 +146,8 @@ class ClientConfig(TypedDict, total=False):
         cache: Response cache (`CacheConfig`): exact-match, in memory with an optional SQLite tier;
             identical concurrent calls are sent once.
         wall_clock: Wall-clock time (epoch seconds) for budget periods and the SQLite cache tier.
+        chains: Named chains for `model="chain:<name>"`: a YAML file's path or a parsed mapping
+            (`{"chains": {name: {"strategy": ..., "routes": [...]}}}`), merged over the nine presets.
         fallback_on: Error kinds after which a call moves on to its next route; default:
             `DEFAULT_FALLBACK_KINDS` (all but the request errors `bad_request`, `not_found`,
             `content_filter`).
@@ -168,6 +170,7 @@ class ClientConfig(TypedDict, total=False):
     budget_store: BudgetStore
     cache: CacheConfig
     wall_clock: Callable[[], float]
+    chains: str | os.PathLike[str] | Mapping[str, object]
 
 
 class EmbedOptions(TypedDict, total=False):
@@ -189,12 +192,23 @@ R = TypeVar("R", ChatRequest, EmbeddingsRequest)
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PreparedCall(Generic[R]):
-    """A validated call: its routes, provider-neutral request and time limits."""
+    """A validated call: its routes, provider-neutral request and time limits.
+
+    Attributes:
+        routes: Routes to try, in order.
+        request: The request, addressed to the first route's model.
+        timeout: Time limits.
+        attribution: Who the call is for.
+        chain: The named chain that chose `routes`, if any.
+        routing: How `routes` were chosen, when a chain ordered them or unfit routes were dropped.
+    """
 
     routes: tuple[Route, ...]
     request: R
     timeout: Timeout
     attribution: Attribution
+    chain: str | None = None
+    routing: RoutingDecision | None = None
 
     @property
     def stream(self) -> bool:
@@ -260,6 +274,10 @@ class BaseClient:
             self._cache = build_cache(config["cache"], clock=self._clock, wall_clock=wall_clock)
 
         self._stats: RouteStatsBoard = RouteStatsBoard(self._clock)
+        self._chain_source = config.get("chains")
+        self._routing: CallRouting | None = None
+        if self._chain_source is not None:
+            self._call_routing().chains  # noqa: B018 - a bad chains file fails here, not at the first call
 
     def breaker_states(self) -> dict[str, CircuitState]:
         """Current circuit-breaker states of the providers and models used so far.
@@ -311,7 +329,7 @@ class BaseClient:
         stop = options.get("stop")
         tools = parse_tools(options.get("tools"))
         request = ChatRequest(
-            model=routes[0].model,
+            model=routes[0].model if routes else "",
             messages=parse_messages(messages),
             temperature=options.get("temperature"),
             top_p=options.get("top_p"),
@@ -323,9 +341,8 @@ class BaseClient:
             response_format=parse_response_format(options.get("response_format")),
             stream=stream,
         )
-        return PreparedCall(
-            routes, request, self._call_timeout(options.get("timeout", NOT_GIVEN)), current_attribution()
-        )
+        timeout = self._call_timeout(options.get("timeout", NOT_GIVEN))
+        return self._routed(model, routes, request, timeout, current_attribution())
 
     def _prepare_embeddings(
         self, model: str, inputs: str | Sequence[str], options: EmbedOptions
@@ -344,14 +361,27 @@ class BaseClient:
             isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1
         ):
             raise ConfigurationError("dimensions", "expected a positive integer")
-        request = EmbeddingsRequest(model=routes[0].model, inputs=texts, dimensions=dimensions)
-        return PreparedCall(
-            routes, request, self._call_timeout(options.get("timeout", NOT_GIVEN)), current_attribution()
+        request = EmbeddingsRequest(
+            model=routes[0].model if routes else "", inputs=texts, dimensions=dimensions
         )
+        timeout = self._call_timeout(options.get("timeout", NOT_GIVEN))
+        call = self._routed(model, routes, request, timeout, current_attribution())
+        if call.chain is not None:
+            for route in call.routes:
+                if not isinstance(self._provider(route.provider), EmbeddingsProvider):
+                    raise ConfigurationError(
+                        f"chains.{call.chain}", f"provider {route.provider!r} offers no embeddings"
+                    )
+        return call
 
     def _routes(self, model: str, fallbacks: Sequence[str]) -> tuple[Route, ...]:
+        """The caller's routes, validated; none for a chain, whose routes depend on the request."""
         if isinstance(fallbacks, str):
             raise ConfigurationError("fallbacks", 'expected a sequence of "provider:model" strings')
+        if model.startswith(CHAIN_PREFIX):
+            if fallbacks:
+                raise ConfigurationError("fallbacks", "a chain names its own routes; drop fallbacks")
+            return ()
         routes = (
             parse_route(model, "model"),
             *(parse_route(f, f"fallbacks[{i}]") for i, f in enumerate(fallbacks)),
@@ -359,6 +389,38 @@ class BaseClient:
         for route in routes:
             self._provider(route.provider)
         return routes
+
+    def _routed(
+        self, model: str, routes: tuple[Route, ...], request: R, limits: Timeout, attribution: Attribution
+    ) -> PreparedCall[R]:
+        """The call with its final routes: a chain's, ordered for this request, or the caller's."""
+        if routes:
+            # A lone route has nothing to drop in favour of: its provider has the last word.
+            decision = self._call_routing().filter_explicit(routes, request) if len(routes) > 1 else None
+            if decision is None:
+                return PreparedCall(routes, request, limits, attribution)
+            return self._addressed(decision, request, limits, attribution, None)
+        name = model.removeprefix(CHAIN_PREFIX)
+        decision = self._call_routing().route_chain(name, request)
+        for route in decision.routes:
+            self._provider(route.provider)
+        return self._addressed(decision, request, limits, attribution, name)
+
+    @staticmethod
+    def _addressed(
+        decision: RoutingDecision, request: R, limits: Timeout, attribution: Attribution, chain: str | None
+    ) -> PreparedCall[R]:
+        request = dataclasses.replace(request, model=decision.routes[0].model)
+        return PreparedCall(decision.routes, request, limits, attribution, chain, decision)
+
+    def _call_routing(self) -> CallRouting:
+        if self._routing is None:
+            from otel_llm._call_routing import CallRouting  # deferred: most calls name their routes
+
+            self._routing = CallRouting(
+                self._chain_source, self._prices, self._stats, self._breakers, self._rng
+            )
+        return self._routing
 
     def _call_timeout(self, timeout: float | Timeout | NotGiven) -> Timeout:
         return self._timeout if isinstance(timeout, NotGiven) else normalise_timeout(timeout)
@@ -398,6 +460,7 @@ class BaseClient:
             total_timeout=call.timeout.total,
             fallback_on=self._fallback_on,
             listener=recorder.on_plan_event,
+            streaming=call.stream,
         )
 
     def _provider(self, name: str) -> Provider:
@@ -416,30 +479,52 @@ class BaseClient:
         return target
 
     @contextlib.contextmanager
-    def _spend(self, call: PreparedCall[Any], recorder: CallRecorder) -> Iterator[Bill]:
+    def _spend(self, call: PreparedCall[R], recorder: CallRecorder) -> Iterator[Bill[R]]:
         """Reserve the call's worst case against the budgets for the block; settle or release after.
+
+        A budget past its soft limit with a `downgrade_to` chain re-routes the call through that chain
+        (once): send `bill.call`, not `call`.
 
         Raises:
             BudgetExceededError: A hard limit would be exceeded; nothing is sent.
         """
-        bill = Bill()
+        self._record_routing(call, recorder)
+        bill = Bill(call)
         spending = self._spending
         if spending is None:
             yield bill
             return
-        try:
-            reservation = spending.reserve(call.routes, call.request, call.attribution)
-        except BudgetExceededError as exc:
-            budget = next((b for b in spending.ledger.budgets if b.name == exc.budget), None)
-            self._telemetry.record_budget_rejection(budget, exc)
-            raise
+        reservation = self._reserve(spending, call)
         recorder.record_reservation(reservation.amount_usd, reservation.charges)
+        downgrade = reservation.downgrade_to
+        if downgrade is not None and downgrade != call.chain:
+            spending.ledger.release(reservation)
+            bill.call = self._routed(
+                CHAIN_PREFIX + downgrade, (), call.request, call.timeout, call.attribution
+            )
+            recorder.record_downgrade(downgrade)
+            self._record_routing(bill.call, recorder)
+            reservation = self._reserve(spending, bill.call)
         try:
             yield bill
         except BaseException:
             spending.close(reservation, None, failed=True, delivered=bill.delivered)
             raise
         spending.close(reservation, bill.cost_usd, failed=False, delivered=True)
+
+    def _reserve(self, spending: Spending, call: PreparedCall[Any]) -> Reservation:
+        try:
+            return spending.reserve(call.routes, call.request, call.attribution)
+        except BudgetExceededError as exc:
+            budget = next((b for b in spending.ledger.budgets if b.name == exc.budget), None)
+            self._telemetry.record_budget_rejection(budget, exc)
+            raise
+
+    @staticmethod
+    def _record_routing(call: PreparedCall[Any], recorder: CallRecorder) -> None:
+        if call.routing is not None:
+            dropped = [(str(d.route), d.reason) for d in call.routing.dropped]
+            recorder.record_routing(call.chain, call.routing.strategy, call.routes[0], dropped)
 
     def _budget_windows(self) -> list[tuple[Budget, BudgetStatus]]:
         if self._spending is None:
@@ -564,87 +649,6 @@ class BaseClient:
         ]
 
 
-class StreamSession:
-    """Decodes one streamed HTTP response into chunks and remembers what arrived."""
-
-    def __init__(
-        self,
-        provider: Provider,
-        request: ChatRequest,
-        route: Route,
-        status_code: int,
-        *,
-        clock: Clock,
-        timeout: Timeout,
-    ) -> None:
-        self.provider = provider
-        self.request = request
-        self.route = route
-        self._status_code = status_code
-        self._decoder = SSEDecoder() if provider.framing == "sse" else NDJSONDecoder()
-        self._accumulator = StreamAccumulator()
-        self._clock = clock
-        self._timeout = timeout
-        self._started = clock()
-        self._last_content: float | None = None
-
-    @property
-    def text(self) -> str:
-        """Text received so far."""
-        return self._accumulator.text
-
-    def feed(self, data: bytes) -> list[ChatChunk]:
-        """Decode bytes into chunks; provider error events raise `ProviderError`."""
-        chunks = []
-        for event in self._decoder.feed(data):
-            with parsing(self.provider.name, self.request, self._status_code, event.data):
-                chunk = self.provider.parse_stream_event(event, self.request)
-            if chunk is not None:
-                self._accumulator.add(chunk)
-                chunks.append(chunk)
-        self._check_pace(chunks)
-        return chunks
-
-    def _check_pace(self, chunks: Sequence[ChatChunk]) -> None:
-        # Judged whenever bytes arrive, keep-alives included: content that comes too late is as much a
-        # timeout as content that never comes, and only content resets the clock. Total silence is
-        # caught by the read timeout `_with_timeout` sets for streams.
-        now = self._clock()
-        if self._last_content is None:
-            limit, since, what = self._timeout.first_chunk, self._started, "before the first chunk"
-        else:
-            limit, since, what = self._timeout.idle, self._last_content, "between chunks"
-        if limit is not None and now - since > limit:
-            raise self._timeout_error(f"no content for {now - since:.2f} s {what} (limit {limit:g} s)")
-        if starts_stream(chunks):
-            self._last_content = now
-
-    def _timeout_error(self, message: str) -> ProviderError:
-        return provider_error(
-            "timeout",
-            message,
-            provider=self.provider.name,
-            model=self.request.model,
-            status_code=self._status_code,
-        )
-
-    def check_complete(self) -> None:
-        """At end of input: a stream without its end marker was cut short."""
-        if not self._accumulator.completed:
-            raise provider_error(
-                "stream_interrupted",
-                "stream ended before the provider's end-of-stream marker",
-                provider=self.provider.name,
-                model=self.request.model,
-                status_code=self._status_code,
-            )
-
-    def response(self, cost: Callable[[Route, Usage], Decimal | None]) -> ChatResponse:
-        """The accumulated response, with route and cost."""
-        parsed = with_estimated_usage(self.request, self._accumulator.response())
-        return dataclasses.replace(parsed, route=self.route, cost_usd=cost(self.route, parsed.usage))
-
-
 def _with_timeout(
     http_request: httpx.Request, timeout: Timeout, action: Attempt, *, stream: bool
 ) -> httpx.Request:
@@ -676,40 +680,19 @@ def _reject_unknown(options: Mapping[str, object], accepted: type) -> None:
         raise ConfigurationError(sorted(unknown)[0], "unknown option")
 
 
-D = TypeVar("D")
 C = TypeVar("C", ChatResponse, EmbeddingsResponse)
 
 
 @dataclasses.dataclass(slots=True)
-class Bill:
-    """What a call's shell reports to its budget reservation: the cost, and whether output was delivered."""
-
-    cost_usd: Decimal | None = None
-    delivered: bool = False
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class OpenedStream(Generic[D]):
-    """A streaming attempt that delivered its first content: the call is committed to its route.
+class Bill(Generic[R]):
+    """A call under a budget reservation: what to send, and what its shell reports back.
 
     Attributes:
-        session: Decoder state.
-        response: The open HTTP response (closed by whoever consumes the stream).
-        data: The rest of the body, not read yet.
-        received: Chunks decoded while waiting for the first content.
+        call: The call to send (a soft limit may have re-routed it).
+        cost_usd: The actual cost, once known.
+        delivered: Whether output reached the caller (a failed stream may have delivered some).
     """
 
-    session: StreamSession
-    response: httpx.Response
-    data: D
-    received: list[ChatChunk]
-
-
-def starts_stream(chunks: Sequence[ChatChunk]) -> bool:
-    """Whether these chunks commit the call to its route: content (or the end) has arrived."""
-    return any(chunk.delta or chunk.tool_calls or chunk.final for chunk in chunks)
-
-
-def visible(chunks: Sequence[ChatChunk]) -> list[ChatChunk]:
-    """The chunks a caller sees: text, tool-call fragments or a finish reason (not bare usage updates)."""
-    return [chunk for chunk in chunks if chunk.delta or chunk.tool_calls or chunk.finish_reason]
+    call: PreparedCall[R]
+    cost_usd: Decimal | None = None
+    delivered: bool = False

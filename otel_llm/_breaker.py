@@ -9,6 +9,11 @@ Two levels, because faults have two scopes: a refused connection or a spent quot
 provider unusable (`provider_kinds`, counted by the provider's breaker), while an overloaded or failing
 model says nothing about its siblings (counted by that model's breaker). A call needs both to admit it.
 
+Every admission hands out a `Ticket` that comes back with the call's outcome. It remembers the
+state episode the call was admitted in, so an outcome that arrives after the breaker has moved on (a slow
+call admitted while closed, ending while half-open) is recognised as stale: it neither takes a probe's
+slot nor closes the circuit on the probes' behalf.
+
 Pure state machines: time and randomness are injected, and state changes are reported as
 `BreakerTransition` events to a listener (telemetry records them; this module never imports it).
 A lock makes each decision atomic because one client is shared by threads.
@@ -110,6 +115,33 @@ class BreakerTransition:
     old: CircuitState
     new: CircuitState
 
+    @property
+    def key(self) -> str:
+        """`"provider"` or `"provider:model"`."""
+        return breaker_key(self.provider, self.model)
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """One breaker's admission of one call.
+
+    Attributes:
+        episode: The breaker's state episode at admission (it counts state changes).
+        probe: Whether the call holds one of the half-open probe slots.
+    """
+
+    episode: int
+    probe: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A call's admission by both breakers of its route; hand it back with the call's outcome."""
+
+    route: Route
+    provider: Pass
+    model: Pass
+
 
 def breaker_key(provider: str, model: str | None) -> str:
     """The name of a breaker: `"provider"` for a provider's, `"provider:model"` for a model's."""
@@ -150,7 +182,7 @@ class _RollingCounts:
 
 
 class CircuitBreaker:
-    """One breaker. Every admitted call must end in exactly one `record_*` call."""
+    """One breaker. Every pass it hands out must come back in exactly one `record_*` or `cancel` call."""
 
     def __init__(
         self,
@@ -175,6 +207,7 @@ class CircuitBreaker:
         self._probe_successes = 0
         self._probes_in_flight = 0
         self._open_until = 0.0
+        self._episode = 0  # bumped on every state change: passes from an earlier episode are stale
 
     @property
     def state(self) -> CircuitState:
@@ -186,26 +219,28 @@ class CircuitBreaker:
         """Clock time from which an open breaker admits a probe."""
         return self._open_until
 
-    def try_acquire(self) -> tuple[bool, BreakerTransition | None]:
-        """Admit a call or refuse it; also returns the transition the admission caused, if any."""
+    def try_acquire(self) -> tuple[Pass | None, BreakerTransition | None]:
+        """Admit a call (a pass) or refuse it (`None`); also returns the transition the admission caused."""
         with self._lock:
             if self._state is CircuitState.CLOSED:
-                return True, None
+                return Pass(self._episode, probe=False), None
             transition = None
             if self._state is CircuitState.OPEN:
                 if self._clock() < self._open_until:
-                    return False, None
+                    return None, None
                 transition = self._move(CircuitState.HALF_OPEN)
             if self._probes_in_flight >= self._policy.half_open_probes:
-                return False, transition
+                return None, transition
             self._probes_in_flight += 1
-            return True, transition
+            return Pass(self._episode, probe=True), transition
 
-    def record_success(self) -> BreakerTransition | None:
-        """An admitted call succeeded."""
+    def record_success(self, admitted: Pass) -> BreakerTransition | None:
+        """The call `admitted` succeeded."""
         with self._lock:
-            self._consecutive = 0
-            if self._state is not CircuitState.HALF_OPEN:
+            if admitted.episode != self._episode:
+                return None  # stale: it says nothing about the state the breaker is in now
+            if not admitted.probe:
+                self._consecutive = 0
                 self._window.add(self._clock(), fault=False)
                 return None
             self._probes_in_flight -= 1
@@ -214,37 +249,29 @@ class CircuitBreaker:
                 return self._move(CircuitState.CLOSED)
             return None
 
-    def record_error(self, kind: ErrorKind) -> BreakerTransition | None:
-        """An admitted call failed with an error of `kind`; the policy decides what that means."""
+    def record_error(self, admitted: Pass, kind: ErrorKind) -> BreakerTransition | None:
+        """The call `admitted` failed with an error of `kind`; the policy decides what that means."""
         with self._lock:
-            probing = self._state is CircuitState.HALF_OPEN
-            if probing:
+            current = admitted.episode == self._episode
+            if current and admitted.probe:
                 self._probes_in_flight -= 1
             if kind in self._policy.long_open_kinds:
+                # A spent quota is news whenever it arrives, even from a call admitted long ago.
                 return self._open(self._policy.long_open_time)
+            if not current:
+                return None
             if kind not in self._policy.counted_kinds:
-                if not probing:
+                if not admitted.probe:
                     self._window.add(self._clock(), fault=False)
                 return None
-            if probing:
+            if admitted.probe:
                 return self._open(self._next_open_time())
             return self._count_fault()
 
-    def record_late_failure(self, kind: ErrorKind) -> BreakerTransition | None:
-        """A call already recorded as a success failed afterwards (a stream cut mid-way).
-
-        It counts towards opening a closed breaker but holds no probe slot, so it never touches the
-        half-open bookkeeping.
-        """
+    def cancel(self, admitted: Pass) -> None:
+        """The call `admitted` was not sent after all: give back its probe slot, record nothing."""
         with self._lock:
-            if self._state is not CircuitState.CLOSED or kind not in self._policy.counted_kinds:
-                return None
-            return self._count_fault()
-
-    def cancel(self) -> None:
-        """An admitted call was not sent after all: give back its probe slot, record nothing."""
-        with self._lock:
-            if self._state is CircuitState.HALF_OPEN and self._probes_in_flight > 0:
+            if admitted.probe and admitted.episode == self._episode:
                 self._probes_in_flight -= 1
 
     def reset(self) -> BreakerTransition | None:
@@ -277,6 +304,7 @@ class CircuitBreaker:
 
     def _move(self, new: CircuitState) -> BreakerTransition:
         old, self._state = self._state, new
+        self._episode += 1
         self._probe_successes = 0
         if new is not CircuitState.HALF_OPEN:
             self._probes_in_flight = 0
@@ -331,35 +359,32 @@ class BreakerBoard:
                 )
         return breaker
 
-    def admit(self, route: Route) -> CircuitBreaker | None:
-        """Admit a call on `route`; returns `None` if admitted, else the breaker that refused it."""
+    def admit(self, route: Route) -> Ticket | CircuitBreaker:
+        """Admit a call on `route`: its ticket, or the breaker that refused it."""
         provider = self.get(route.provider)
-        admitted, transition = provider.try_acquire()
+        provider_pass, transition = provider.try_acquire()
         self.notify(transition)
-        if not admitted:
+        if provider_pass is None:
             return provider
         model = self.get(route.provider, route.model)
-        admitted, transition = model.try_acquire()
+        model_pass, transition = model.try_acquire()
         self.notify(transition)
-        if not admitted:
-            provider.cancel()
+        if model_pass is None:
+            provider.cancel(provider_pass)
             return model
-        return None
+        return Ticket(route, provider_pass, model_pass)
 
-    def record_success(self, route: Route) -> None:
-        """An admitted call on `route` succeeded."""
-        self.notify(self.get(route.provider).record_success())
-        self.notify(self.get(route.provider, route.model).record_success())
+    def record_success(self, ticket: Ticket) -> None:
+        """The call admitted with `ticket` succeeded."""
+        route = ticket.route
+        self.notify(self.get(route.provider).record_success(ticket.provider))
+        self.notify(self.get(route.provider, route.model).record_success(ticket.model))
 
-    def record_error(self, route: Route, kind: ErrorKind) -> None:
-        """An admitted call on `route` failed with an error of `kind`."""
-        self.notify(self.get(route.provider).record_error(kind))
-        self.notify(self.get(route.provider, route.model).record_error(kind))
-
-    def record_late_failure(self, route: Route, kind: ErrorKind) -> None:
-        """A call on `route` already recorded as a success failed afterwards (a stream cut mid-way)."""
-        self.notify(self.get(route.provider).record_late_failure(kind))
-        self.notify(self.get(route.provider, route.model).record_late_failure(kind))
+    def record_error(self, ticket: Ticket, kind: ErrorKind) -> None:
+        """The call admitted with `ticket` failed with an error of `kind`."""
+        route = ticket.route
+        self.notify(self.get(route.provider).record_error(ticket.provider, kind))
+        self.notify(self.get(route.provider, route.model).record_error(ticket.model, kind))
 
     def is_open(self, route: Route) -> bool:
         """Whether `route` would be refused now (a preview for routing; admits nothing)."""

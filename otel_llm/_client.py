@@ -24,13 +24,11 @@ from otel_llm._base_client import (
     ChatOptions,
     ClientConfig,
     EmbedOptions,
-    OpenedStream,
     PreparedCall,
-    starts_stream,
-    visible,
 )
 from otel_llm._engine import Attempt, CallPlan, Finish, Sleep
 from otel_llm._exceptions import ProviderError, StreamInterruptedError, map_transport_errors
+from otel_llm._stream_session import OpenedStream, starts_stream, visible
 from otel_llm._structured import ParsedResponse
 from otel_llm._types import (
     ChatChunk,
@@ -107,8 +105,9 @@ class Client(BaseClient):
 
             def send() -> ChatResponse:
                 with self._spend(call, recorder) as bill:
-                    plan: CallPlan[ChatResponse] = self._plan(call, recorder)
-                    response = self._drive(call, plan, recorder, functools.partial(self._send, call))
+                    sent = bill.call
+                    plan: CallPlan[ChatResponse] = self._plan(sent, recorder)
+                    response = self._drive(sent, plan, recorder, functools.partial(self._send, sent))
                     bill.cost_usd = response.cost_usd
                 recorder.record_response(response)
                 return response
@@ -166,9 +165,10 @@ class Client(BaseClient):
 
             def send() -> EmbeddingsResponse:
                 with self._spend(call, recorder) as bill:
-                    plan: CallPlan[EmbeddingsResponse] = self._plan(call, recorder)
+                    sent = bill.call
+                    plan: CallPlan[EmbeddingsResponse] = self._plan(sent, recorder)
                     response = self._drive(
-                        call, plan, recorder, functools.partial(self._send_embeddings, call)
+                        sent, plan, recorder, functools.partial(self._send_embeddings, sent)
                     )
                     bill.cost_usd = response.cost_usd
                 recorder.record_embeddings(response)
@@ -294,9 +294,10 @@ class Client(BaseClient):
                 received: list[ChatChunk] = []
                 for piece in data:
                     received.extend(session.feed(piece))
+                    session.raise_pending()  # nothing has reached the caller: retry or fail over
                     if starts_stream(received):
                         return OpenedStream(session, response, data, received)
-            session.check_complete()
+            session.check_complete(committed=False)
             return OpenedStream(session, response, _empty(), received)
         except BaseException:
             response.close()
@@ -319,8 +320,9 @@ class Client(BaseClient):
                 stream.response = cached
                 return
             with self._spend(call, recorder) as bill:
-                plan: CallPlan[OpenedStream[Iterator[bytes]]] = self._plan(call, recorder)
-                opened = self._drive(call, plan, recorder, functools.partial(self._open, call))
+                sent = bill.call
+                plan: CallPlan[OpenedStream[Iterator[bytes]]] = self._plan(sent, recorder)
+                opened = self._drive(sent, plan, recorder, functools.partial(self._open, sent))
                 recorder.record_first_chunk()
                 bill.delivered = True
                 session = opened.session
@@ -333,11 +335,12 @@ class Client(BaseClient):
                                 yield chunk
                     session.check_complete()
                 except ProviderError as exc:
-                    plan.record_late_failure(session.route, exc)
+                    plan.record_stream_end(exc)
                     raise StreamInterruptedError(
                         str(exc), provider=exc.provider, model=exc.model, partial_text=session.text
                     ) from exc
                 finally:
+                    plan.record_stream_end(None)  # done, or closed by the caller; no-op after a failure
                     opened.response.close()
                 stream.response = session.response(self._cost)
                 bill.cost_usd = stream.response.cost_usd

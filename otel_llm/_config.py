@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Final
 
 import httpx
 
@@ -96,6 +97,10 @@ def _seconds(value: object, field: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise ConfigurationError(field, f"must be a positive number of seconds, got {value!r}")
     return float(value)
+
+
+CHAIN_PREFIX: Final = "chain:"
+"""`model="chain:<name>"` routes a call through a named chain instead of a `"provider:model"` route."""
 
 
 def parse_route(text: object, field: str = "model") -> Route:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from otel_llm._breaker import BreakerBoard, Clock
+from otel_llm._breaker import BreakerBoard, Clock, Ticket
 from otel_llm._exceptions import (
     DEFAULT_FALLBACK_KINDS,
     AllRoutesFailedError,
@@ -90,6 +90,11 @@ class CallPlan(Generic[T]):
     """Decisions for one logical call over an ordered fallback chain.
 
     Raises `AllRoutesFailedError` from `next_action` once no route is left or the deadline has passed.
+
+    A `streaming` call succeeds as a call at its first chunk (no failover after that), but whether the
+    route served it well is known only when the stream ends: the breakers hear of it through
+    `record_stream_end`, so a stream cut mid-way counts as the fault it is, and a half-open probe holds
+    its slot until its stream has proven the route.
     """
 
     def __init__(
@@ -104,6 +109,7 @@ class CallPlan(Generic[T]):
         total_timeout: float | None = None,
         fallback_on: Collection[ErrorKind] = DEFAULT_FALLBACK_KINDS,
         listener: PlanListener | None = None,
+        streaming: bool = False,
     ) -> None:
         self._routes = tuple(routes)
         self._retry = retry
@@ -120,7 +126,9 @@ class CallPlan(Generic[T]):
         self._attempts_on_route = 0
         self._number = 0
         self._failures: list[FailedAttempt] = []
-        self._in_flight: Route | None = None
+        self._streaming = streaming
+        self._in_flight: Ticket | None = None
+        self._stream_ticket: Ticket | None = None
         self._pending_sleep: Sleep | None = None
         self._finish: Finish[T] | None = None
 
@@ -143,14 +151,14 @@ class CallPlan(Generic[T]):
             remaining = self._remaining()
             if remaining is not None and remaining <= 0:
                 raise AllRoutesFailedError(self._failures, reason="deadline exceeded")
-            refused_by = self._breakers.admit(route)
-            if refused_by is not None:
+            admission = self._breakers.admit(route)
+            if not isinstance(admission, Ticket):
                 self._failures.append(
-                    FailedAttempt(str(route), CircuitOpenError(refused_by.key, refused_by.retry_at))
+                    FailedAttempt(str(route), CircuitOpenError(admission.key, admission.retry_at))
                 )
                 self._advance("circuit_open")
                 continue
-            self._in_flight = route
+            self._in_flight = admission
             self._number += 1
             self._attempts_on_route += 1
             timeout = self._attempt_timeout if remaining is None else min(self._attempt_timeout, remaining)
@@ -159,13 +167,18 @@ class CallPlan(Generic[T]):
 
     def record_success(self, result: T) -> None:
         """The current attempt succeeded (for a stream: its first chunk arrived)."""
-        self._breakers.record_success(self._take_in_flight())
+        ticket = self._take_in_flight()
+        if self._streaming:
+            self._stream_ticket = ticket
+        else:
+            self._breakers.record_success(ticket)
         self._finish = Finish(result)
 
     def record_failure(self, error: ProviderError) -> None:
         """The current attempt failed; decide between retrying the route and falling back."""
-        route = self._take_in_flight()
-        self._breakers.record_error(route, error.kind)  # the policy decides what counts
+        ticket = self._take_in_flight()
+        route = ticket.route
+        self._breakers.record_error(ticket, error.kind)  # the policy decides what counts
         self._failures.append(FailedAttempt(str(route), error))
         # A failure that just opened a breaker makes a retry on this route pointless.
         delay = None if self._breakers.is_open(route) else self._retry_delay(error)
@@ -178,9 +191,18 @@ class CallPlan(Generic[T]):
         self._pending_sleep = Sleep(delay)
         self._emit(RetryScheduled(route, error, delay))
 
-    def record_late_failure(self, route: Route, error: ProviderError) -> None:
-        """A stream failed after its first chunk reached the caller: no retry, only breaker input."""
-        self._breakers.record_late_failure(route, error.kind)
+    def record_stream_end(self, error: ProviderError | None) -> None:
+        """The committed stream ended: completed or closed by the caller (`None`), or failed mid-way.
+
+        No retry follows, only breaker input; a stream that never committed records nothing here.
+        """
+        ticket, self._stream_ticket = self._stream_ticket, None
+        if ticket is None:
+            return
+        if error is None:
+            self._breakers.record_success(ticket)
+        else:
+            self._breakers.record_error(ticket, error.kind)
 
     def _retry_delay(self, error: ProviderError) -> float | None:
         if not self._retry.retries(error):
@@ -208,11 +230,11 @@ class CallPlan(Generic[T]):
     def _remaining(self) -> float | None:
         return None if self._deadline is None else self._deadline - self._clock()
 
-    def _take_in_flight(self) -> Route:
-        route, self._in_flight = self._in_flight, None
-        if route is None:
+    def _take_in_flight(self) -> Ticket:
+        ticket, self._in_flight = self._in_flight, None
+        if ticket is None:
             raise RuntimeError("record_* called without an attempt in flight")
-        return route
+        return ticket
 
     def _emit(self, event: PlanEvent) -> None:
         if self._listener is not None:

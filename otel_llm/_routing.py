@@ -5,9 +5,10 @@ A `Router` turns a call's candidates (a named chain, or a model plus its fallbac
 strategy, in this order:
 
 1. **Capability filter** (R14): a route is dropped, with the reason, when its known facts lack a
-   required capability (`"capability:vision"`), when its context window cannot hold the estimated input
-   plus the expected output (`"context_window"`), or when it cannot write the expected output
-   (`"max_output"`). A route without facts is kept: an unknown model is not an unfit one.
+   required capability (`"capability:vision"`), when its context window cannot hold the estimated
+   input plus the expected output (`"context_window"`), or when it cannot write the expected output
+   (`"max_output"`). A route without facts is kept: an unknown model is not an unfit one, and neither
+   is a model whose entry lists no capabilities (a catch-all such as `ollama:*`).
 2. **Health**: routes the breakers would refuse now go to the end, in their configured order since
    nothing ranks them better; the engine skips them or waits for the first to reopen (R8).
 3. The **strategy** orders the available routes.
@@ -251,7 +252,9 @@ class Router:
 
 
 def _unfit(info: ModelInfo, required: frozenset[str], window: int, output: int) -> str | None:
-    if not required <= info.capabilities:
+    # No capabilities at all means they are unknown (a provider's catch-all entry such as `ollama:*`),
+    # not that the model can do nothing.
+    if info.capabilities and not required <= info.capabilities:
         return "capability:" + ",".join(sorted(required - info.capabilities))
     if info.context_window is not None and info.context_window < window:
         return "context_window"

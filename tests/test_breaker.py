@@ -6,11 +6,12 @@ from typing import Any
 import pytest
 
 from otel_llm import BreakerPolicy, CircuitState, ConfigurationError
-from otel_llm._breaker import BreakerBoard, BreakerTransition
+from otel_llm._breaker import BreakerBoard, BreakerTransition, Ticket
+from otel_llm._exceptions import ErrorKind
 from otel_llm._types import Route
 from tests.conftest import FakeClock
 
-FAULT = "server_error"
+FAULT: ErrorKind = "server_error"
 ROUTE = Route("p", "m")
 
 
@@ -21,17 +22,20 @@ def make_board(clock: FakeClock, **policy: Any) -> tuple[BreakerBoard, list[Brea
     return board, events
 
 
-def admit(board: BreakerBoard, route: Route = ROUTE) -> bool:
-    return board.admit(route) is None
+def admit(board: BreakerBoard, route: Route = ROUTE) -> Ticket | None:
+    """The call's ticket, or `None` if a breaker refused it."""
+    admission = board.admit(route)
+    return admission if isinstance(admission, Ticket) else None
 
 
 def call(board: BreakerBoard, kind: str | None = FAULT, route: Route = ROUTE) -> None:
     """One admitted call ending in success (kind None) or an error of `kind`."""
-    assert admit(board, route)
+    ticket = admit(board, route)
+    assert ticket is not None
     if kind is None:
-        board.record_success(route)
+        board.record_success(ticket)
     else:
-        board.record_error(route, kind)  # type: ignore[arg-type]
+        board.record_error(ticket, kind)  # type: ignore[arg-type]
 
 
 def test_opens_after_consecutive_faults_and_refuses_calls(clock: FakeClock) -> None:
@@ -104,10 +108,11 @@ def test_half_open_admits_one_probe_and_closes_on_success(clock: FakeClock) -> N
     board, events = make_board(clock, failure_threshold=1, recovery_time=5)
     call(board)
     clock.now += 5
-    assert admit(board)  # the probe
+    probe = admit(board)
+    assert probe is not None
     assert board.get("p", "m").state is CircuitState.HALF_OPEN
     assert not admit(board)  # others skip the route while the probe runs
-    board.record_success(ROUTE)
+    board.record_success(probe)
     assert board.get("p", "m").state is CircuitState.CLOSED
     assert [(e.old, e.new) for e in events] == [
         (CircuitState.CLOSED, CircuitState.OPEN),
@@ -149,13 +154,28 @@ def test_a_neutral_result_frees_the_probe_slot(clock: FakeClock) -> None:
     assert admit(board)
 
 
-def test_late_failures_count_only_while_closed(clock: FakeClock) -> None:
-    board, _ = make_board(clock, failure_threshold=2)
-    board.record_late_failure(ROUTE, "stream_interrupted")
-    assert board.get("p", "m").record_late_failure("bad_request") is None
-    board.record_late_failure(ROUTE, "stream_interrupted")
-    assert board.get("p", "m").state is CircuitState.OPEN
-    assert board.get("p", "m").record_late_failure("stream_interrupted") is None
+def test_an_outcome_from_before_a_state_change_is_stale(clock: FakeClock) -> None:
+    board, _ = make_board(clock, failure_threshold=1, recovery_time=1)
+    slow = admit(board)  # admitted while closed, still running
+    call(board)  # opens the breaker
+    clock.now += 1
+    probe = admit(board)
+    assert slow is not None and probe is not None
+    board.record_success(slow)  # neither closes the circuit nor frees the probe's slot
+    board.record_error(slow, FAULT)  # nor re-opens it
+    assert board.get("p", "m").state is CircuitState.HALF_OPEN
+    assert not admit(board)
+    board.record_success(probe)
+    assert board.get("p", "m").state is CircuitState.CLOSED
+
+
+def test_a_spent_quota_opens_the_provider_even_when_reported_late(clock: FakeClock) -> None:
+    board, _ = make_board(clock, failure_threshold=1, recovery_time=1)
+    slow = admit(board)
+    call(board, "connection")  # opens the provider's breaker for 1 s
+    assert slow is not None
+    board.record_error(slow, "quota_exhausted")
+    assert board.get("p").retry_at == clock.now + 3600
 
 
 def test_manual_reset_closes(clock: FakeClock) -> None:

@@ -20,7 +20,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_llm._base_client import starts_stream, visible
 from otel_llm._cache import (
     CacheConfig,
     CachedValue,
@@ -34,6 +33,7 @@ from otel_llm._cache import (
 from otel_llm._cache_codec import cache_key, decode, encode, replay_chunks
 from otel_llm._exceptions import ConfigurationError
 from otel_llm._stream import StreamAccumulator
+from otel_llm._stream_session import starts_stream, visible
 from otel_llm._types import (
     ChatChunk,
     ChatRequest,

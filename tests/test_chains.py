@@ -37,7 +37,7 @@ KNOWN_MODELS = {
     "anthropic": {"claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5"},
     "gemini": {"gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.0-flash"},
     "mistral": {"mistral-large-latest", "mistral-small-latest", "codestral-latest"},
-    "deepseek": {"deepseek-chat", "deepseek-reasoner"},
+    "deepseek": {"deepseek-v4-flash", "deepseek-v4-pro"},
     "ollama": {"llama3.2", "qwen2.5-coder"},
 }
 

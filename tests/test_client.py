@@ -29,6 +29,7 @@ from tests.wire import (
     openai_body,
     openai_stream,
     route_by_host,
+    sse,
 )
 
 USER = [{"role": "user", "content": "hi"}]
@@ -207,6 +208,16 @@ def test_stream_fails_over_before_the_first_chunk() -> None:
         "anthropic", "claude-haiku-4-5"
     )
     assert (stream.response.usage.input_tokens, stream.response.usage.output_tokens) == (3, 2)
+
+
+def test_an_error_sharing_the_first_read_with_content_is_retried_since_nothing_was_delivered() -> None:
+    overloaded: dict[str, object] = {
+        "error": {"message": "busy", "type": "server_error", "code": "server_is_overloaded"}
+    }
+    bodies = [openai_stream(["lost"], done=False) + sse(overloaded), openai_stream(["fine"])]
+    with make_client(httpx.MockTransport(lambda r: httpx.Response(200, content=bodies.pop(0)))) as client:
+        assert "".join(c.delta for c in client.stream("openai:gpt-4o-mini", USER)) == "fine"
+    assert bodies == []
 
 
 def test_stream_cut_after_the_first_chunk_raises_with_partial_text() -> None:

@@ -17,7 +17,7 @@ from otel_llm._cache import CacheConfig
 from otel_llm.budgets import Budget, BudgetExceededError
 from otel_llm.telemetry import _instruments as inst
 from tests.conftest import Captured
-from tests.wire import PROVIDERS, error, openai_body, openai_stream
+from tests.wire import PROVIDERS, error, mock_client, openai_body, openai_stream
 
 USER = [{"role": "user", "content": "hi"}]
 MODEL = "openai:gpt-4o-mini"
@@ -45,13 +45,7 @@ class Recording:
 
 
 def client_for(server: Recording, captured: Captured | None = None, **config: Any) -> Client:
-    return Client(
-        transport=httpx.MockTransport(server),
-        providers=PROVIDERS,
-        tracer_provider=captured.tracer_provider if captured else None,
-        meter_provider=captured.meter_provider if captured else None,
-        **config,
-    )
+    return mock_client(server, captured, **config)
 
 
 def spent(client: Client) -> Decimal:

@@ -11,15 +11,16 @@ from otel_llm import (
     BreakerPolicy,
     CircuitOpenError,
     CircuitState,
+    ProviderError,
     ProviderUnavailableError,
     RateLimitError,
     RetryPolicy,
     Route,
     StopAfterAttempts,
 )
-from otel_llm._breaker import BreakerBoard
+from otel_llm._breaker import BreakerBoard, Ticket
 from otel_llm._engine import Attempt, CallPlan, FallbackTaken, Finish, PlanEvent, RetryScheduled, Sleep
-from otel_llm._policies import Exponential
+from otel_llm._policies import NO_RETRY, Exponential
 from tests.conftest import FakeClock
 
 A, B, C = Route("a", "m1"), Route("b", "m2"), Route("c", "m3")
@@ -156,8 +157,9 @@ def test_every_route_failing_raises_with_every_attempt() -> None:
 def test_open_breaker_skips_the_route_and_says_why() -> None:
     clock, events = FakeClock(), []  # type: ignore[var-annotated]
     board = BreakerBoard(BreakerPolicy(failure_threshold=1, recovery_time=30), clock)
-    board.admit(A)
-    board.record_error(A, "server_error")
+    ticket = board.admit(A)
+    assert isinstance(ticket, Ticket)
+    board.record_error(ticket, "server_error")
     plan = make_plan(clock, board=board, events=events)
     expect_attempt(plan, B)
     assert events == [FallbackTaken(A, B, "circuit_open")]
@@ -218,14 +220,35 @@ def test_no_retry_on_a_route_whose_breaker_the_failure_just_opened() -> None:
     assert events == [FallbackTaken(A, B, "server_error")]
 
 
-def test_a_late_stream_failure_counts_for_the_breaker_only_if_the_provider_is_at_fault() -> None:
+def stream_cut_by(error: ProviderError | None, board: BreakerBoard, clock: FakeClock) -> None:
+    """A streaming call that commits to A, then ends with `error` (`None`: completes)."""
+    plan: CallPlan[str] = CallPlan(
+        [A], retry=NO_RETRY, breakers=board, clock=clock, rng=random.Random(0), attempt_timeout=30.0,
+        streaming=True,
+    )  # fmt: skip
+    expect_attempt(plan, A)
+    plan.record_success("first chunk")
+    plan.record_stream_end(error)
+    plan.record_stream_end(None)  # a second end records nothing
+
+
+def test_a_stream_cut_mid_way_counts_for_the_breaker_only_if_the_provider_is_at_fault() -> None:
     clock = FakeClock()
-    board = BreakerBoard(BreakerPolicy(failure_threshold=1), clock)
-    plan = make_plan(clock, board=board)
-    plan.record_late_failure(A, BadRequestError("bad", provider="a", model="m1"))
+    board = BreakerBoard(BreakerPolicy(failure_threshold=2), clock)
+    stream_cut_by(BadRequestError("bad", provider="a", model="m1"), board, clock)
+    stream_cut_by(unavailable(A), board, clock)
     assert board.get("a", "m1").state is CircuitState.CLOSED
-    plan.record_late_failure(A, unavailable(A))
+    stream_cut_by(unavailable(A), board, clock)  # its first chunk did not count as a success
     assert board.get("a", "m1").state is CircuitState.OPEN
+
+
+def test_a_half_open_probe_stream_closes_the_breaker_only_when_it_completes() -> None:
+    clock = FakeClock()
+    board = BreakerBoard(BreakerPolicy(failure_threshold=1, recovery_time=1, jitter=0), clock)
+    stream_cut_by(unavailable(A), board, clock)
+    clock.now += 1
+    stream_cut_by(None, board, clock)
+    assert board.get("a", "m1").state is CircuitState.CLOSED
 
 
 def test_each_error_says_whether_fallback_applies_by_default() -> None:

@@ -138,7 +138,7 @@ def test_routes_without_facts_are_kept() -> None:
 
 
 def test_an_empty_decision_explains_itself_when_routes_are_required() -> None:
-    infos = [model("a", window=1_000), model("b", caps=frozenset())]
+    infos = [model("a", window=1_000), model("b", caps=frozenset({"streaming"}))]
     profile = RequestProfile(estimated_input_tokens=5_000, capabilities=frozenset({"tools"}))
     decision = router(infos).decide([r("a"), r("b")], profile, PriorityStrategy())
     assert decision.routes == ()
@@ -148,6 +148,14 @@ def test_an_empty_decision_explains_itself_when_routes_are_required() -> None:
         decision.require_routes("chains.x")
     with pytest.raises(ConfigurationError, match=r"^model: no route can serve this request: no candidate$"):
         router([]).decide([], profile, PriorityStrategy()).require_routes()
+
+
+def test_an_entry_listing_no_capabilities_is_taken_as_unknown() -> None:
+    profile = RequestProfile(capabilities=frozenset({"tools"}), stream=True)
+    decision = router([model("catch-all", caps=frozenset())]).decide(
+        [r("catch-all")], profile, PriorityStrategy()
+    )
+    assert decision.routes == (r("catch-all"),)
 
 
 def test_require_routes_returns_the_routes() -> None:
@@ -471,7 +479,7 @@ def test_every_decision_is_a_health_sorted_permutation_of_the_fit_candidates(
     for route in decision.routes:
         info = facts[route]
         if info is not None:
-            assert required <= info.capabilities
+            assert not info.capabilities or required <= info.capabilities  # none listed: unknown
             assert info.context_window is None or info.context_window >= (
                 profile.estimated_input_tokens + profile.expected_output_tokens
             )

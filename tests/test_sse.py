@@ -10,8 +10,14 @@ from collections.abc import Iterable
 
 import pytest
 
+from otel_llm._config import Timeout
+from otel_llm._exceptions import ProviderError
 from otel_llm._sse import SSEDecoder
-from otel_llm._types import StreamEvent
+from otel_llm._stream_session import StreamSession
+from otel_llm._types import ChatRequest, Message, Route, StreamEvent
+from otel_llm.providers._base import Endpoint
+from otel_llm.providers.openai import OpenAIChat
+from tests.wire import sse as wire_sse
 
 
 def decode(*chunks: bytes) -> list[StreamEvent]:
@@ -242,3 +248,38 @@ def test_stream_in_fixed_size_chunks(size: int) -> None:
     chunks = [STREAM[i : i + size] for i in range(0, len(STREAM), size)]
 
     assert decode(*chunks) == expected_stream_events()
+
+
+# --- a stream session over the decoder: an error event ends the stream, after what came before it ---
+
+
+def session() -> StreamSession:
+    provider = OpenAIChat(Endpoint("openai", "https://api.openai.com/v1", "k", "openai"))
+    request = ChatRequest(model="m", messages=(Message("user", "hi"),), stream=True)
+    return StreamSession(provider, request, Route("openai", "m"), 200, clock=lambda: 0.0, timeout=Timeout())
+
+
+def text(content: str) -> dict[str, object]:
+    return {"choices": [{"index": 0, "delta": {"content": content}}]}
+
+
+ERROR: dict[str, object] = {"error": {"message": "boom", "type": "server_error"}}
+
+
+@pytest.mark.parametrize("then", ["feed", "check_complete"])
+def test_chunks_sharing_a_read_with_an_error_event_are_returned_before_it_is_raised(then: str) -> None:
+    stream = session()
+    assert [c.delta for c in stream.feed(wire_sse(text("alpha")))] == ["alpha"]
+
+    assert [c.delta for c in stream.feed(wire_sse(text(" beta"), ERROR, text(" never")))] == [" beta"]
+    with pytest.raises(ProviderError, match="boom") as caught:
+        stream.feed(b"") if then == "feed" else stream.check_complete()
+    assert caught.value.kind == "server_error"
+    assert stream.text == "alpha beta"  # nothing after the error event is taken in
+
+
+def test_an_error_event_alone_in_its_read_is_raised_at_once() -> None:
+    stream = session()
+    stream.feed(wire_sse(text("alpha")))
+    with pytest.raises(ProviderError, match="boom"):
+        stream.feed(wire_sse(ERROR))

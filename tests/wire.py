@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from otel_llm import Client
+
+if TYPE_CHECKING:
+    from tests.conftest import Captured
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -92,3 +98,14 @@ def route_by_host(**by_host: Handler) -> Handler:
         return by_host[request.url.host.split(".")[-2]](request)
 
     return handler
+
+
+def mock_client(handler: Handler, captured: Captured | None = None, **config: Any) -> Client:
+    """A `Client` answering from `handler`, with the test keys, telemetry captured when asked."""
+    return Client(
+        transport=httpx.MockTransport(handler),
+        providers=PROVIDERS,
+        tracer_provider=captured.tracer_provider if captured else None,
+        meter_provider=captured.meter_provider if captured else None,
+        **config,
+    )

@@ -467,15 +467,29 @@ class CallRecorder:
         self._telemetry.record_cache(self._operation, result, saved_usd, target)
 
     @_guarded
-    def record_routing(self, chain: str, strategy: str, dropped: Iterable[tuple[str, str]]) -> None:
-        """A named chain ordered the call's routes (`dropped`: route and reason, for routes filtered out)."""
-        self._span.set_attribute(inst.ROUTING_CHAIN, chain)
+    def record_routing(
+        self, chain: str | None, strategy: str, first: Route, dropped: Iterable[tuple[str, str]]
+    ) -> None:
+        """The call's routes were chosen: by a named `chain`, or (`None`) from the caller's list.
+
+        `first` is the route tried first.
+
+        `dropped` lists the routes filtered out, with the reason. Only a chain's decision is counted in
+        the routing-decisions metric; a caller's list is the caller's decision.
+        """
         self._span.set_attribute(inst.ROUTING_STRATEGY, strategy)
         for route, reason in dropped:
             self._span.add_event(
                 "otel_llm.routing.dropped", {"otel_llm.route": route, "otel_llm.reason": reason}
             )
-        self._telemetry.record_routing(chain, strategy, self._target)
+        if chain is not None:
+            self._span.set_attribute(inst.ROUTING_CHAIN, chain)
+            self._telemetry.record_routing(chain, strategy, self._resolve(first))
+
+    @_guarded
+    def record_downgrade(self, chain: str) -> None:
+        """A budget past its soft limit sent the call through the cheaper `chain`."""
+        self._span.add_event("otel_llm.budget.downgraded", {inst.ROUTING_CHAIN: chain})
 
     @_guarded
     def record_first_chunk(self) -> None:
