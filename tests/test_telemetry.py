@@ -379,3 +379,32 @@ def test_version_is_reported_as_instrumentation_scope(captured: Captured) -> Non
         client.chat("openai:gpt-4o-mini", USER)
     scope = captured.span("chat gpt-4o-mini").instrumentation_scope
     assert scope is not None and (scope.name, scope.version) == ("otel_llm", otel_llm.__version__)
+
+
+def test_every_client_on_a_meter_reports_its_breakers_and_budgets(captured: Captured) -> None:
+    # The SDK keeps only the first registration of a gauge name: the second client's must not be lost.
+    from decimal import Decimal
+
+    from otel_llm.budgets import Budget
+
+    def client(budget: str) -> Client:
+        return Client(
+            transport=httpx.MockTransport(lambda r: error(503)),
+            providers=PROVIDERS,
+            meter_provider=captured.meter_provider,
+            retry=RetryPolicy(stop=StopAfterAttempts(1)),
+            breaker=BreakerPolicy(failure_threshold=1),
+            budgets=[Budget(budget, limit_usd=Decimal(1), period="day")],
+        )
+
+    first, second = client("first"), client("second")
+    with pytest.raises(AllRoutesFailedError):
+        second.chat("openai:gpt-4o-mini", [{"role": "user", "content": "hi"}])
+    metrics = captured.metrics()
+    budgets = {labels[inst.BUDGET_NAME] for labels, _ in metrics[inst.BUDGET_LIMIT.name]}
+    assert budgets == {"first", "second"}
+    assert ({inst.PROVIDER_NAME: "openai", inst.REQUEST_MODEL: "gpt-4o-mini"}, 2.0) in metrics[
+        inst.CIRCUIT_STATE.name
+    ]
+    first.close()
+    second.close()

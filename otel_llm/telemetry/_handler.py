@@ -21,7 +21,9 @@ import functools
 import json
 import logging
 import os
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from types import TracebackType
@@ -172,15 +174,7 @@ class Telemetry:
             )
         )
         self._budget_sources: list[BudgetWindows] = []
-        for spec, callback in (
-            (inst.CIRCUIT_STATE, self._observe_breakers),
-            (inst.BUDGET_SPENT, self._observe_budget_spent),
-            (inst.BUDGET_LIMIT, self._observe_budget_limits),
-            (inst.BUDGET_UTILIZATION, self._observe_budget_utilization),
-        ):
-            meter.create_observable_gauge(
-                spec.name, callbacks=[callback], unit=spec.unit, description=spec.description
-            )
+        _join_gauges(meter, self)
 
     def llm_call(
         self,
@@ -320,6 +314,58 @@ class Telemetry:
                 value = inst.CIRCUIT_STATE_VALUES[state.value]
                 observations.append(Observation(value, _breaker_attributes(provider_name, model)))
         return observations
+
+
+_GAUGES: Final[
+    tuple[tuple[inst.InstrumentSpec, Callable[[Telemetry, CallbackOptions], list[Observation]]], ...]
+] = (
+    (inst.CIRCUIT_STATE, Telemetry._observe_breakers),
+    (inst.BUDGET_SPENT, Telemetry._observe_budget_spent),
+    (inst.BUDGET_LIMIT, Telemetry._observe_budget_limits),
+    (inst.BUDGET_UTILIZATION, Telemetry._observe_budget_utilization),
+)
+# The telemetries observed through each meter's gauges, held weakly: a client that is gone stops being
+# reported. Keyed weakly by meter, so a meter provider that is gone takes its entry along.
+_GAUGE_MEMBERS: weakref.WeakKeyDictionary[metrics.Meter, weakref.WeakSet[Telemetry]] = (
+    weakref.WeakKeyDictionary()
+)
+_GAUGE_LOCK = threading.Lock()
+
+
+def _join_gauges(meter: metrics.Meter, telemetry: Telemetry) -> None:
+    """Have `telemetry`'s breakers and budgets reported by the meter's observable gauges.
+
+    The gauges are created once per meter and feed from every client's telemetry: the SDK keeps only
+    the first registration of an instrument name and drops the callbacks of later ones, so a second
+    client (a sync one beside an async one, say) would otherwise never have its breakers observed.
+    """
+    with _GAUGE_LOCK:
+        members = _GAUGE_MEMBERS.get(meter)
+        if members is None:
+            members = _GAUGE_MEMBERS[meter] = weakref.WeakSet()
+            for spec, observe in _GAUGES:
+                meter.create_observable_gauge(
+                    spec.name,
+                    callbacks=[_fan_out(members, observe)],
+                    unit=spec.unit,
+                    description=spec.description,
+                )
+        members.add(telemetry)
+
+
+def _fan_out(
+    members: weakref.WeakSet[Telemetry], observe: Callable[[Telemetry, CallbackOptions], list[Observation]]
+) -> Callable[[CallbackOptions], list[Observation]]:
+    def callback(options: CallbackOptions) -> list[Observation]:
+        observations: list[Observation] = []
+        for telemetry in list(members):
+            try:
+                observations.extend(observe(telemetry, options))
+            except Exception:  # one client's failing source must not hide the others'
+                logger.debug("otel_llm: a gauge source failed", exc_info=True)
+        return observations
+
+    return callback
 
 
 def _breaker_attributes(provider_name: str, model: str | None) -> dict[str, str]:
