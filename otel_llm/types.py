@@ -3,7 +3,10 @@
 The most used ones are also exported by `otel_llm` itself.
 """
 
+from otel_llm._cache import CacheConfig
+from otel_llm._chains import ChainConfig
 from otel_llm._config import ProviderSettings, Timeout
+from otel_llm._health import BreakerHealth, HealthSnapshot, RouteHealth
 from otel_llm._registry import ModelInfo, ModelRegistry
 from otel_llm._structured import ParsedResponse
 from otel_llm._types import (
@@ -24,10 +27,14 @@ from otel_llm._types import (
 )
 
 __all__ = [
+    "BreakerHealth",
+    "CacheConfig",
+    "ChainConfig",
     "ChatChunk",
     "ChatResponse",
     "ContentPart",
     "EmbeddingsResponse",
+    "HealthSnapshot",
     "ImagePart",
     "JsonSchema",
     "Message",
@@ -37,6 +44,7 @@ __all__ = [
     "ProviderSettings",
     "ResponseFormat",
     "Route",
+    "RouteHealth",
     "TextPart",
     "Timeout",
     "Tool",

@@ -135,6 +135,15 @@ def test_expected_series_exist_with_expected_labels(run: Run) -> None:
     assert values(f'otel_llm_cost_unpriced_total{{job="{JOB}"}}', "gen_ai_request_model") == {
         "gemini-exp-unpriced"
     }
+    # Budgets, the cache and a named chain (the workload's second client).
+    assert values(f'otel_llm_cache_requests_total{{job="{JOB}"}}', "otel_llm_cache_result") == {"hit", "miss"}
+    assert values(f'otel_llm_budget_rejections_total{{job="{JOB}"}}', "otel_llm_attribution_feature") == {
+        "bulk"
+    }
+    assert values(f'otel_llm_budget_soft_limit_exceeded_total{{job="{JOB}"}}', "otel_llm_budget_name") == {
+        "team-daily"
+    }
+    assert values(f'otel_llm_routing_decisions_total{{job="{JOB}"}}', "otel_llm_routing_chain") == {"support"}
     ttfc = f'gen_ai_client_operation_time_to_first_chunk_seconds_count{{job="{JOB}"}}'
     assert values(ttfc, "gen_ai_provider_name") >= {"openai", "anthropic"}
 
