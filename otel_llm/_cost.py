@@ -8,7 +8,6 @@ exceeds a threshold, as Gemini and Anthropic bill.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -67,11 +66,15 @@ class ModelPrice:
             input_tokens: All input tokens of the call.
 
         Returns:
-            These prices, or those of the applicable tier, without tiers.
+            The applicable tier's prices (without tiers), or these prices when no tier applies; read
+            only their flat fields.
         """
+        # Kept allocation-free when no tier applies: routing prices every candidate of every call.
+        if not self.tiers:
+            return self
         applicable = [tier for tier in self.tiers if input_tokens > tier.above_input_tokens]
         if not applicable:
-            return dataclasses.replace(self, tiers=())
+            return self
         tier = max(applicable, key=lambda t: t.above_input_tokens)
         return ModelPrice(tier.input, tier.output, tier.cache_read, tier.cache_write, tier.reasoning)
 

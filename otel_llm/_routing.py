@@ -28,22 +28,22 @@ import random
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import ClassVar, NamedTuple, Protocol
+from typing import Any, ClassVar, Final, NamedTuple, Protocol
 
-from otel_llm._cost import cost_usd
+from otel_llm._cost import ModelPrice
 from otel_llm._exceptions import ConfigurationError
 from otel_llm._registry import ModelInfo
 from otel_llm._route_stats import RouteStatsBoard
-from otel_llm._types import Route, Usage
+from otel_llm._types import Route
 
 Facts = Callable[[Route], ModelInfo | None]
-"""What is known about a route's model, or `None` when nothing is."""
+"""What is known about a route's model, or `None` when nothing is; the same answer every time (a
+router remembers it per route)."""
 Availability = Callable[[Route], bool]
 """Whether the route's circuit breakers would admit a call now (a preview: it changes no state)."""
 
-_FREE = Decimal(0)
 _STREAMING = frozenset({"streaming"})
+_UNSEEN: Final[Any] = object()  # a route the router has not looked up yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,33 +129,35 @@ class RoutingContext:
         rng: The router's random source.
     """
 
-    __slots__ = ("_usage", "profile", "rng", "stats")
+    __slots__ = ("profile", "rng", "stats")
 
     def __init__(self, profile: RequestProfile, stats: RouteStatsBoard, rng: random.Random) -> None:
         self.profile = profile
         self.stats = stats
         self.rng = rng
-        self._usage: Usage | None = None
 
-    def expected_cost(self, info: ModelInfo | None) -> Decimal | None:
+    def expected_cost(self, info: ModelInfo | None) -> float | None:
         """US dollars the request is expected to cost on a model (R11), `None` when unpriced.
 
         The profile's token mix is priced with the model's own input, cache-read and output prices
         (and tiers), so models with skewed input/output prices rank correctly. A local model without a
-        price is free.
+        price is free. A float, because it ranks routes and bills nothing: exact `Decimal` pricing of
+        every candidate would be most of a decision's time.
         """
         if info is None:
             return None
-        if info.price is None:
-            return _FREE if info.local else None
-        if self._usage is None:
-            profile = self.profile
-            self._usage = Usage(
-                input_tokens=profile.estimated_input_tokens,
-                output_tokens=profile.expected_output_tokens,
-                cache_read_input_tokens=profile.cached_input_tokens,
-            )
-        return cost_usd(self._usage, info.price)
+        price = info.price
+        if price is None:
+            return 0.0 if info.local else None
+        profile = self.profile
+        tokens = profile.estimated_input_tokens
+        uncached_rate, cached_rate, output_rate = _float_rates(price.at(tokens))
+        cached = min(profile.cached_input_tokens, tokens)
+        return (
+            uncached_rate * (tokens - cached)
+            + cached_rate * cached
+            + output_rate * profile.expected_output_tokens
+        ) / 1e6
 
     def expected_latencies(self, candidates: Sequence[Candidate]) -> list[float]:
         """Seconds each candidate is expected to take (time to first token for streams), priors included."""
@@ -209,6 +211,9 @@ class Router:
         self, *, facts: Facts, stats: RouteStatsBoard, available: Availability, rng: random.Random
     ) -> None:
         self._facts = facts
+        self._known: dict[
+            Route, ModelInfo | None
+        ] = {}  # facts per route: looking them up is most of a decision
         self._stats = stats
         self._available = available
         self._rng = rng
@@ -232,9 +237,11 @@ class Router:
         ready: list[Candidate] = []
         waiting: list[Route] = []
         dropped: list[DroppedRoute] = []
-        facts, available = self._facts, self._available
+        known, available = self._known, self._available
         for route in candidates:
-            info = facts(route)
+            info = known.get(route, _UNSEEN)
+            if info is _UNSEEN:
+                info = known[route] = self._facts(route)
             reason = None if info is None else _unfit(info, required, window, output)
             if reason is not None:
                 dropped.append(DroppedRoute(route, reason))
@@ -263,9 +270,26 @@ def _unfit(info: ModelInfo, required: frozenset[str], window: int, output: int) 
     return None
 
 
-def _cost_key(cost: Decimal | None) -> tuple[bool, Decimal]:
+# Float rates per price object (kept alongside it, so an id is never mistaken for a new object's): the
+# conversion from Decimal is most of pricing a candidate, and prices belong to long-lived registries.
+_RATES: dict[int, tuple[ModelPrice, float, float, float]] = {}
+_MAX_RATES: Final = 4096
+
+
+def _float_rates(price: ModelPrice) -> tuple[float, float, float]:
+    """Input, cache-read and output prices of `price` as floats (per million tokens)."""
+    entry = _RATES.get(id(price))
+    if entry is None or entry[0] is not price:
+        if len(_RATES) >= _MAX_RATES:
+            _RATES.clear()
+        read = price.input if price.cache_read is None else price.cache_read
+        entry = _RATES[id(price)] = (price, float(price.input), float(read), float(price.output))
+    return entry[1], entry[2], entry[3]
+
+
+def _cost_key(cost: float | None) -> tuple[bool, float]:
     """Cheapest first, unpriced last."""
-    return (cost is None, _FREE if cost is None else cost)
+    return (cost is None, 0.0 if cost is None else cost)
 
 
 class PriorityStrategy:
@@ -300,7 +324,7 @@ class QualityStrategy:
     def order(self, candidates: list[Candidate], ctx: RoutingContext) -> list[Candidate]:
         """The candidates by quality tier, then expected cost."""
 
-        def key(c: Candidate) -> tuple[bool, int, bool, Decimal]:
+        def key(c: Candidate) -> tuple[bool, int, bool, float]:
             tier = None if c.info is None else c.info.quality_tier
             return (tier is None, -(tier or 0), *_cost_key(ctx.expected_cost(c.info)))
 
@@ -381,7 +405,7 @@ class BalancedStrategy:
         costs: list[float | None] = [0.0] * n  # pricing is the costly part: skipped when it weighs nothing
         if weights.cost:
             expected = [ctx.expected_cost(c.info) for c in candidates]
-            costs = [None if cost is None else math.log1p(float(cost) * 1e6) for cost in expected]  # micro-$
+            costs = [None if cost is None else math.log1p(cost * 1e6) for cost in expected]  # micro-$
         millis = [math.log1p(seconds * 1e3) for seconds in ctx.expected_latencies(candidates)]
         tiers = [
             None if c.info is None or c.info.quality_tier is None else -c.info.quality_tier

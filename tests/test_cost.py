@@ -213,7 +213,7 @@ def test_the_highest_exceeded_threshold_wins_whatever_the_tier_order() -> None:
 
 
 def test_at_gives_the_flat_prices_of_a_call_size() -> None:
-    assert GEMINI_PRO.at(1_000) == ModelPrice(input=D("1.25"), output=D("10.00"), cache_read=D("0.125"))
+    assert GEMINI_PRO.at(1_000) is GEMINI_PRO  # no tier applies: the base prices, as they are
     assert GEMINI_PRO.at(1_000_000) == ModelPrice(input=D("2.50"), output=D("15.00"), cache_read=D("0.25"))
     assert GPT_4O_MINI.at(10**9) == GPT_4O_MINI
 

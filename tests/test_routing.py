@@ -497,3 +497,14 @@ def test_a_new_route_does_not_win_just_for_being_new(latencies: list[float], see
         assert decision.routes.index(r(f"old{fastest}")) < decision.routes.index(r("new"))
     # Nor is it starved: observed routes slower than the prior rank behind it.
     assert decision.routes[-1] != r("new") or max(latencies) <= prior
+
+
+def test_expected_costs_stay_right_when_the_rate_cache_is_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    import otel_llm._routing as routing
+    from otel_llm._routing import RoutingContext
+
+    monkeypatch.setattr(routing, "_MAX_RATES", 1)
+    cheap, dear = model("cheap", price=("1", "2")), model("dear", price=("3", "4"))
+    profile = RequestProfile(estimated_input_tokens=1_000_000, expected_output_tokens=1_000_000)
+    ctx = RoutingContext(profile, RouteStatsBoard(lambda: 0.0), random.Random(0))
+    assert [ctx.expected_cost(info) for info in (cheap, dear, cheap)] == [3.0, 7.0, 3.0]
