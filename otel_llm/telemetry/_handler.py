@@ -18,7 +18,6 @@ re-raised only when `strict`, which the test suite turns on).
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import threading
@@ -39,20 +38,24 @@ from otel_llm._attribution import EMPTY_ATTRIBUTION, METRIC_ATTRIBUTION_KEYS, At
 from otel_llm._breaker import BreakerTransition, CircuitState
 from otel_llm._budget import Budget, BudgetCharge, BudgetStatus
 from otel_llm._engine import Attempt, FallbackTaken, PlanEvent, RetryScheduled
-from otel_llm._exceptions import AllRoutesFailedError, BudgetExceededError, CircuitOpenError, ProviderError
+from otel_llm._exceptions import BudgetExceededError, ProviderError
 from otel_llm._types import (
     ChatRequest,
     ChatResponse,
     EmbeddingsRequest,
     EmbeddingsResponse,
-    Message,
     Route,
-    TextPart,
-    ToolCall,
     Usage,
 )
 from otel_llm._version import __version__
 from otel_llm.telemetry import _instruments as inst
+from otel_llm.telemetry._attributes import (
+    compact_json,
+    error_type_of,
+    request_attributes,
+    semconv_message,
+    tool_call_part,
+)
 from otel_llm.telemetry._route import RouteTarget
 
 logger = logging.getLogger("otel_llm.telemetry")
@@ -428,7 +431,7 @@ class CallRecorder:
             inst.SERVER_PORT: target.server_port,
             "otel_llm.route.requested": str(target.route),
         }
-        attributes.update((k, v) for k, v in _request_attributes(request).items() if v is not None)
+        attributes.update((k, v) for k, v in request_attributes(request).items() if v is not None)
         attributes.update((inst.ATTRIBUTION_PREFIX + k, v) for k, v in self._attribution.items())
         self._span = self._telemetry.tracer.start_span(
             f"{self._operation} {target.route.model}", kind=SpanKind.CLIENT, attributes=attributes
@@ -636,7 +639,7 @@ class CallRecorder:
             duration = time.perf_counter() - self._started
             attributes = self._metric_attributes()
             if error is not None:
-                error_type = _error_type(error)
+                error_type = error_type_of(error)
                 attributes = {**attributes, inst.ERROR_TYPE: error_type}
                 self._span.set_attribute(inst.ERROR_TYPE, error_type)
                 self._span.set_status(Status(StatusCode.ERROR, str(error)[:500]))
@@ -674,10 +677,10 @@ class CallRecorder:
 
     def _record_input(self, request: ChatRequest) -> None:
         system = [{"type": "text", "content": m.text} for m in request.messages if m.role == "system"]
-        chat = [_semconv_message(m) for m in request.messages if m.role != "system"]
+        chat = [semconv_message(m) for m in request.messages if m.role != "system"]
         if system:
-            self._span.set_attribute("gen_ai.system_instructions", _compact_json(system))
-        self._span.set_attribute("gen_ai.input.messages", _compact_json(chat))
+            self._span.set_attribute("gen_ai.system_instructions", compact_json(system))
+        self._span.set_attribute("gen_ai.input.messages", compact_json(chat))
         if request.tools:
             definitions = [
                 {
@@ -688,17 +691,17 @@ class CallRecorder:
                 }
                 for t in request.tools
             ]
-            self._span.set_attribute("gen_ai.tool.definitions", _compact_json(definitions))
+            self._span.set_attribute("gen_ai.tool.definitions", compact_json(definitions))
 
     def _record_output(self, response: ChatResponse) -> None:
         parts: list[dict[str, Any]] = [{"type": "text", "content": response.text}] if response.text else []
-        parts += [_tool_call_part(call) for call in response.tool_calls]
+        parts += [tool_call_part(call) for call in response.tool_calls]
         message: dict[str, Any] = {
             "role": "assistant",
             "parts": parts,
             "finish_reason": response.finish_reasons[0] if response.finish_reasons else "stop",
         }
-        self._span.set_attribute("gen_ai.output.messages", _compact_json([message]))
+        self._span.set_attribute("gen_ai.output.messages", compact_json([message]))
 
 
 class AttemptRecorder:
@@ -758,7 +761,7 @@ class AttemptRecorder:
                 inst.ROUTE_POSITION: self._action.position,
             }
             if error is not None:
-                error_type = _error_type(error)
+                error_type = error_type_of(error)
                 attributes[inst.ERROR_TYPE] = error_type
                 self._span.set_attribute(inst.ERROR_TYPE, error_type)
                 if isinstance(error, ProviderError) and error.status_code is not None:
@@ -769,59 +772,3 @@ class AttemptRecorder:
             self._span.end()
             if self._token is not None:
                 otel_context.detach(self._token)  # type: ignore[arg-type]  # the token attach() returned
-
-
-def _error_type(error: BaseException) -> str:
-    """Low-cardinality `error.type`: our error kind, else the exception's qualified class name."""
-    if isinstance(error, (ProviderError, CircuitOpenError)):
-        return error.kind
-    if isinstance(error, AllRoutesFailedError) and error.kind is not None:
-        return error.kind
-    if isinstance(error, BudgetExceededError):
-        return "budget_exceeded"
-    cls = type(error)
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def _request_attributes(request: ChatRequest | EmbeddingsRequest) -> dict[str, AttributeValue | None]:
-    if isinstance(request, EmbeddingsRequest):
-        return {}
-    return {
-        "gen_ai.request.temperature": request.temperature,
-        "gen_ai.request.top_p": request.top_p,
-        "gen_ai.request.max_tokens": request.max_tokens,
-        "gen_ai.request.seed": request.seed,
-        "gen_ai.request.stop_sequences": list(request.stop) if request.stop else None,
-        "gen_ai.request.stream": True if request.stream else None,
-        "gen_ai.output.type": "json" if request.response_format is not None else None,
-    }
-
-
-def _semconv_message(message: Message) -> dict[str, Any]:
-    """A message in the GenAI semconv shape (gen-ai-input-messages.json)."""
-    parts: list[dict[str, Any]] = []
-    if message.role == "tool":
-        parts.append({"type": "tool_call_response", "id": message.tool_call_id, "response": message.text})
-    elif isinstance(message.content, str):
-        if message.content:
-            parts.append({"type": "text", "content": message.content})
-    else:
-        for part in message.content:
-            if isinstance(part, TextPart):
-                parts.append({"type": "text", "content": part.text})
-            elif part.url is not None:
-                parts.append({"type": "uri", "modality": "image", "uri": part.url})
-            else:
-                parts.append(
-                    {"type": "blob", "modality": "image", "mime_type": part.media_type, "content": part.data}
-                )
-    parts += [_tool_call_part(call) for call in message.tool_calls]
-    return {"role": message.role, "parts": parts}
-
-
-def _tool_call_part(call: ToolCall) -> dict[str, Any]:
-    return {"type": "tool_call", "id": call.id, "name": call.name, "arguments": dict(call.arguments)}
-
-
-def _compact_json(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
