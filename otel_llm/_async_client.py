@@ -257,6 +257,9 @@ class AsyncClient(BaseClient):
                             attempt_recorder.fail(exc)
                             self._observe_attempt(call, action, started, exc)
                             plan.record_failure(exc)
+                        except BaseException:
+                            plan.record_abandoned()  # cancelled: no verdict on the route
+                            raise
                         else:
                             self._observe_attempt(call, action, started, None)
                             plan.record_success(result)

@@ -208,6 +208,7 @@ class CircuitBreaker:
         self._probes_in_flight = 0
         self._open_until = 0.0
         self._episode = 0  # bumped on every state change: passes from an earlier episode are stale
+        self._closed_pass = Pass(0, probe=False)  # every call admitted while closed shares it
 
     @property
     def state(self) -> CircuitState:
@@ -221,18 +222,26 @@ class CircuitBreaker:
 
     def try_acquire(self) -> tuple[Pass | None, BreakerTransition | None]:
         """Admit a call (a pass) or refuse it (`None`); also returns the transition the admission caused."""
+        # Lock-free while closed, the common case: the pass is read before the state, so a state change
+        # in between leaves it stale, and its outcome ignored, rather than wrong.
+        closed_pass = self._closed_pass
+        if self._state is CircuitState.CLOSED:
+            return closed_pass, None
         with self._lock:
-            if self._state is CircuitState.CLOSED:
-                return Pass(self._episode, probe=False), None
-            transition = None
-            if self._state is CircuitState.OPEN:
-                if self._clock() < self._open_until:
-                    return None, None
-                transition = self._move(CircuitState.HALF_OPEN)
-            if self._probes_in_flight >= self._policy.half_open_probes:
-                return None, transition
-            self._probes_in_flight += 1
-            return Pass(self._episode, probe=True), transition
+            return self._acquire_locked()
+
+    def _acquire_locked(self) -> tuple[Pass | None, BreakerTransition | None]:
+        if self._state is CircuitState.CLOSED:
+            return self._closed_pass, None
+        transition = None
+        if self._state is CircuitState.OPEN:
+            if self._clock() < self._open_until:
+                return None, None
+            transition = self._move(CircuitState.HALF_OPEN)
+        if self._probes_in_flight >= self._policy.half_open_probes:
+            return None, transition
+        self._probes_in_flight += 1
+        return Pass(self._episode, probe=True), transition
 
     def record_success(self, admitted: Pass) -> BreakerTransition | None:
         """The call `admitted` succeeded."""
@@ -303,8 +312,10 @@ class CircuitBreaker:
         return self._move(CircuitState.OPEN) if self._state is not CircuitState.OPEN else None
 
     def _move(self, new: CircuitState) -> BreakerTransition:
-        old, self._state = self._state, new
         self._episode += 1
+        if new is CircuitState.CLOSED:
+            self._closed_pass = Pass(self._episode, probe=False)
+        old, self._state = self._state, new
         self._probe_successes = 0
         if new is not CircuitState.HALF_OPEN:
             self._probes_in_flight = 0
@@ -346,6 +357,7 @@ class BreakerBoard:
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self._breakers: dict[tuple[str, str | None], CircuitBreaker] = {}
+        self._tickets: dict[Route, Ticket] = {}  # the last ticket per route, reused while it fits
 
     def get(self, provider: str, model: str | None = None) -> CircuitBreaker:
         """The breaker of `provider` (`model=None`) or of one of its models."""
@@ -361,6 +373,17 @@ class BreakerBoard:
 
     def admit(self, route: Route) -> Ticket | CircuitBreaker:
         """Admit a call on `route`: its ticket, or the breaker that refused it."""
+        ticket = self._tickets.get(route)
+        if ticket is not None:
+            # Both breakers closed in the episodes of the last ticket: it is this call's ticket too.
+            provider, model = self.get(route.provider), self.get(route.provider, route.model)
+            if (
+                provider._closed_pass is ticket.provider
+                and model._closed_pass is ticket.model
+                and provider._state is CircuitState.CLOSED
+                and model._state is CircuitState.CLOSED
+            ):
+                return ticket
         provider = self.get(route.provider)
         provider_pass, transition = provider.try_acquire()
         self.notify(transition)
@@ -372,7 +395,10 @@ class BreakerBoard:
         if model_pass is None:
             provider.cancel(provider_pass)
             return model
-        return Ticket(route, provider_pass, model_pass)
+        ticket = Ticket(route, provider_pass, model_pass)
+        if not (provider_pass.probe or model_pass.probe):
+            self._tickets[route] = ticket
+        return ticket
 
     def record_success(self, ticket: Ticket) -> None:
         """The call admitted with `ticket` succeeded."""
@@ -385,6 +411,12 @@ class BreakerBoard:
         route = ticket.route
         self.notify(self.get(route.provider).record_error(ticket.provider, kind))
         self.notify(self.get(route.provider, route.model).record_error(ticket.model, kind))
+
+    def cancel(self, ticket: Ticket) -> None:
+        """The call admitted with `ticket` ended without an outcome: give back its slots, record nothing."""
+        route = ticket.route
+        self.get(route.provider).cancel(ticket.provider)
+        self.get(route.provider, route.model).cancel(ticket.model)
 
     def is_open(self, route: Route) -> bool:
         """Whether `route` would be refused now (a preview for routing; admits nothing)."""

@@ -191,6 +191,16 @@ class CallPlan(Generic[T]):
         self._pending_sleep = Sleep(delay)
         self._emit(RetryScheduled(route, error, delay))
 
+    def record_abandoned(self) -> None:
+        """The current attempt ended without an outcome (cancelled, or a non-provider error).
+
+        Its breaker slots are given back and nothing is recorded: a cancelled half-open probe must not
+        keep its slot, or the breaker would refuse every call from then on.
+        """
+        ticket, self._in_flight = self._in_flight, None
+        if ticket is not None:
+            self._breakers.cancel(ticket)
+
     def record_stream_end(self, error: ProviderError | None) -> None:
         """The committed stream ended: completed or closed by the caller (`None`), or failed mid-way.
 

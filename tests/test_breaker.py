@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import random
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from otel_llm import BreakerPolicy, CircuitState, ConfigurationError
-from otel_llm._breaker import BreakerBoard, BreakerTransition, Ticket
+from otel_llm._breaker import BreakerBoard, BreakerTransition, CircuitBreaker, Ticket
 from otel_llm._exceptions import ErrorKind
 from otel_llm._types import Route
 from tests.conftest import FakeClock
@@ -255,3 +257,32 @@ def test_closing_can_require_several_successful_probes(clock: FakeClock) -> None
 def test_invalid_policy_names_the_field(field: str, value: float) -> None:
     with pytest.raises(ConfigurationError, match=f"breaker.{field}"):
         BreakerPolicy(**{field: value})  # type: ignore[arg-type]
+
+
+class RacingLock:
+    """A lock that lets another thread's work (`race`) happen just before it is taken."""
+
+    def __init__(self) -> None:
+        self._inner = threading.RLock()
+        self.race: Callable[[], object] | None = None
+
+    def __enter__(self) -> None:
+        race, self.race = self.race, None
+        if race is not None:
+            race()
+        self._inner.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._inner.release()
+
+
+def test_a_breaker_closed_by_another_thread_meanwhile_admits_a_plain_call(clock: FakeClock) -> None:
+    lock = RacingLock()
+    breaker = CircuitBreaker("p", "m", BreakerPolicy(failure_threshold=1), clock, random.Random(0), lock)  # type: ignore[arg-type]
+    admitted, _ = breaker.try_acquire()
+    assert admitted is not None
+    breaker.record_error(admitted, FAULT)
+    lock.race = breaker.reset  # closed by hand between the lock-free look and the locked one
+    admitted, _ = breaker.try_acquire()
+    assert admitted is not None and not admitted.probe
+    assert breaker.state is CircuitState.CLOSED

@@ -255,3 +255,15 @@ def test_each_error_says_whether_fallback_applies_by_default() -> None:
     assert not BadRequestError("bad", provider="a", model="m", kind="content_filter").fallback_applies
     assert unavailable(A).fallback_applies
     assert RateLimitError("slow", provider="a", model="m").fallback_applies
+
+
+def test_an_abandoned_probe_gives_its_slot_back() -> None:
+    clock = FakeClock()
+    board = BreakerBoard(BreakerPolicy(failure_threshold=1, recovery_time=1, jitter=0), clock)
+    stream_cut_by(unavailable(A), board, clock)  # opens A's breaker
+    clock.now += 1
+    plan = make_plan(clock, board=board)
+    expect_attempt(plan, A)  # the half-open probe...
+    plan.record_abandoned()  # ...is cancelled
+    plan.record_abandoned()  # nothing in flight any more: no effect
+    expect_attempt(make_plan(clock, board=board), A)  # the next call may probe
