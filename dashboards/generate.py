@@ -166,7 +166,7 @@ def _overview_row() -> list[Builder[dashboard_models.Panel]]:
         _stat("Cost per call", "Average cost of a call in the range.", "currencyUSD", f"{cost} / {calls}"),
         _stat(
             "Unpriced calls",
-            "Calls to models missing from the price table: their cost is absent from Spend.",
+            "Calls to models without a price in the model registry: their cost is absent from Spend.",
             "short",
             f"sum({_increase(UNPRICED)}) or vector(0)",
         ),

@@ -217,7 +217,7 @@ class Usage:
         reasoning_output_tokens: Subset of output spent on reasoning.
         estimated: The counts are otel-llm's estimate, because the provider reported none.
         billed_cost_usd: Cost the provider itself reported for the call (OpenRouter), in US dollars;
-            it takes precedence over the price table.
+            it takes precedence over the model registry's prices.
     """
 
     input_tokens: int | None = None

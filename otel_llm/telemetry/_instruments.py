@@ -156,7 +156,7 @@ COST: Final = InstrumentSpec(
     name="otel_llm.cost.usd",
     kind="counter",
     unit="{USD}",
-    description="Cost of calls in US dollars, from the bundled price table.",
+    description="Cost of calls in US dollars, from the provider's report or the model registry's prices.",
     attributes=frozenset({OPERATION_NAME, PROVIDER_NAME, REQUEST_MODEL}) | ATTRIBUTION_LABELS,
 )
 UNPRICED_CALLS: Final = InstrumentSpec(
