@@ -383,13 +383,16 @@ def test_version_is_reported_as_instrumentation_scope(captured: Captured) -> Non
 
 def test_every_client_on_a_meter_reports_its_breakers_and_budgets(captured: Captured) -> None:
     # The SDK keeps only the first registration of a gauge name: the second client's must not be lost.
+    # Both clients use one route; the series shows the worse state, once.
     from decimal import Decimal
 
     from otel_llm.budgets import Budget
 
-    def client(budget: str) -> Client:
+    def client(budget: str, status: int) -> Client:
         return Client(
-            transport=httpx.MockTransport(lambda r: error(503)),
+            transport=httpx.MockTransport(
+                lambda r: error(status) if status else httpx.Response(200, json=openai_body())
+            ),
             providers=PROVIDERS,
             meter_provider=captured.meter_provider,
             retry=RetryPolicy(stop=StopAfterAttempts(1)),
@@ -397,14 +400,14 @@ def test_every_client_on_a_meter_reports_its_breakers_and_budgets(captured: Capt
             budgets=[Budget(budget, limit_usd=Decimal(1), period="day")],
         )
 
-    first, second = client("first"), client("second")
+    healthy, failing = client("first", 0), client("second", 503)
+    healthy.chat("openai:gpt-4o-mini", [{"role": "user", "content": "hi"}])
     with pytest.raises(AllRoutesFailedError):
-        second.chat("openai:gpt-4o-mini", [{"role": "user", "content": "hi"}])
+        failing.chat("openai:gpt-4o-mini", [{"role": "user", "content": "hi"}])
     metrics = captured.metrics()
     budgets = {labels[inst.BUDGET_NAME] for labels, _ in metrics[inst.BUDGET_LIMIT.name]}
     assert budgets == {"first", "second"}
-    assert ({inst.PROVIDER_NAME: "openai", inst.REQUEST_MODEL: "gpt-4o-mini"}, 2.0) in metrics[
-        inst.CIRCUIT_STATE.name
-    ]
-    first.close()
-    second.close()
+    model = {inst.PROVIDER_NAME: "openai", inst.REQUEST_MODEL: "gpt-4o-mini"}
+    assert [value for labels, value in metrics[inst.CIRCUIT_STATE.name] if labels == model] == [2.0]
+    healthy.close()
+    failing.close()

@@ -360,13 +360,19 @@ def _fan_out(
     members: weakref.WeakSet[Telemetry], observe: Callable[[Telemetry, CallbackOptions], list[Observation]]
 ) -> Callable[[CallbackOptions], list[Observation]]:
     def callback(options: CallbackOptions) -> list[Observation]:
-        observations: list[Observation] = []
+        # Two clients may hold a breaker or budget of the same name; a series gets one value per
+        # collection, so the highest wins: "open" if any client's breaker for the route is open.
+        highest: dict[frozenset[tuple[str, Any]], Observation] = {}
         for telemetry in list(members):
             try:
-                observations.extend(observe(telemetry, options))
+                for observation in observe(telemetry, options):
+                    series = frozenset((observation.attributes or {}).items())
+                    kept = highest.get(series)
+                    if kept is None or observation.value > kept.value:
+                        highest[series] = observation
             except Exception:  # one client's failing source must not hide the others'
                 logger.debug("otel_llm: a gauge source failed", exc_info=True)
-        return observations
+        return list(highest.values())
 
     return callback
 
