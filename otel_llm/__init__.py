@@ -43,6 +43,8 @@ from otel_llm._types import NOT_GIVEN, ChatChunk, ChatResponse, Message, Route, 
 from otel_llm._version import __version__
 
 if TYPE_CHECKING:
+    from otel_llm_instrumentation.decorator import llm_call
+
     from otel_llm._async_client import AsyncChatStream, AsyncClient
     from otel_llm.telemetry._setup import TelemetryProviders, configure
 
@@ -53,6 +55,7 @@ _LAZY = {
     "AsyncClient": "otel_llm._async_client",
     "TelemetryProviders": "otel_llm.telemetry._setup",
     "configure": "otel_llm.telemetry._setup",
+    "llm_call": "otel_llm_instrumentation.decorator",
 }
 
 
@@ -109,4 +112,5 @@ __all__ = [
     "__version__",
     "attribution",
     "configure",
+    "llm_call",
 ]

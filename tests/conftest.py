@@ -88,14 +88,19 @@ class Captured:
 
 @pytest.fixture
 def captured() -> Iterator[Captured]:
+    recorded = new_captured()
+    yield recorded
+    recorded.tracer_provider.shutdown()
+    recorded.meter_provider.shutdown()
+
+
+def new_captured() -> Captured:
+    """Fresh in-memory providers (the `captured` fixture gives one set per test)."""
     exporter = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     reader = InMemoryMetricReader()
-    meter_provider = MeterProvider(metric_readers=[reader])
-    yield Captured(tracer_provider, meter_provider, exporter, reader)
-    tracer_provider.shutdown()
-    meter_provider.shutdown()
+    return Captured(tracer_provider, MeterProvider(metric_readers=[reader]), exporter, reader)
 
 
 @pytest.fixture

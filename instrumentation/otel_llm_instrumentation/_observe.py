@@ -1,0 +1,202 @@
+"""One observed call of existing code: the same span and metrics the routing client records.
+
+Instrumentors and the decorator turn what they see (keyword arguments, a returned object) into the
+routing client's value types and hand them to the routing client's `CallRecorder`, so names, units,
+buckets, cost and content rules are the same by construction. Responses are parsed by the routing
+client's own provider parsers, whatever shape they come in (`as_json`).
+
+Telemetry never breaks the observed call: a response that cannot be parsed is logged and the call's
+result passes through untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from contextvars import ContextVar
+from decimal import Decimal
+from typing import Any, Final
+
+import httpx
+
+from otel_llm._attribution import current_attribution
+from otel_llm._cost import cost_usd
+from otel_llm._exceptions import OtelLLMError
+from otel_llm._registry import ModelRegistry
+from otel_llm._tokens import with_estimated_usage
+from otel_llm._types import ChatRequest, ChatResponse, EmbeddingsRequest, Route, Usage
+from otel_llm.providers._base import EmbeddingsProvider
+from otel_llm.telemetry import RouteTarget
+from otel_llm.telemetry._handler import CallRecorder, Telemetry
+from otel_llm_instrumentation._endpoints import Endpoint, parser_for
+
+logger = logging.getLogger("otel_llm.instrumentation")
+
+_observing: ContextVar[bool] = ContextVar("otel_llm_observing", default=False)
+"""True while an observed GenAI call runs: nested layers (an SDK under a decorated function, httpx under
+an SDK) must not record the same call twice."""
+
+_REGISTRY_LOCK: Final = threading.Lock()
+_registry: ModelRegistry | None = None
+
+
+def observing() -> bool:
+    """Whether an observed GenAI call is already in progress here (then do not record another)."""
+    return _observing.get()
+
+
+def default_registry() -> ModelRegistry:
+    """The bundled model registry, loaded on first use and shared by every instrumentor."""
+    global _registry
+    with _REGISTRY_LOCK:
+        if _registry is None:
+            _registry = ModelRegistry()
+        return _registry
+
+
+class ObservedCall:
+    """The telemetry of one call made by existing code; use as a context manager around the call.
+
+    Args:
+        telemetry: Where spans and metrics go.
+        endpoint: The provider spoken to.
+        request: The call's request in the routing client's terms (model, messages, parameters).
+        registry: Prices for the cost.
+    """
+
+    def __init__(
+        self,
+        telemetry: Telemetry,
+        endpoint: Endpoint,
+        request: ChatRequest | EmbeddingsRequest,
+        registry: ModelRegistry | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.request = request
+        self.route = Route(endpoint.key, request.model)
+        self._registry = registry or default_registry()
+        target = RouteTarget(self.route, endpoint.semconv_name, endpoint.server_address, endpoint.server_port)
+        operation = "embeddings" if isinstance(request, EmbeddingsRequest) else "chat"
+        self.recorder: CallRecorder = telemetry.llm_call(
+            operation, lambda route: target, self.route, request, attribution=current_attribution()
+        )
+        self._token: object | None = None
+
+    def __enter__(self) -> ObservedCall:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        self.end(exc)
+
+    def start(self) -> None:
+        """Open the span and mark the context as observed, until `returned()` or `end()`."""
+        self._token = _observing.set(True)
+        self.recorder.start()
+
+    def returned(self) -> None:
+        """The observed function returned (a stream may still be running): unmark the context.
+
+        A stream is consumed in the caller's context; left marked, every call the caller makes while
+        holding the stream would go unrecorded.
+        """
+        token, self._token = self._token, None
+        if token is not None:
+            with contextlib.suppress(ValueError):  # returned in another context: nothing to undo here
+                _observing.reset(token)  # type: ignore[arg-type]  # the token set() returned
+
+    def end(self, error: BaseException | None) -> None:
+        """Close the span (with `error`, if the call failed)."""
+        self.returned()
+        self.recorder.end(error)
+
+    def record_chat(self, result: object) -> None:
+        """Record a chat result, whatever its shape; never raises."""
+        response = self.parse_chat(result)
+        if response is not None:
+            self.recorder.record_response(response)
+
+    def record_response(self, response: ChatResponse) -> None:
+        """Record an already parsed chat response (a finished stream's), pricing it first."""
+        self.recorder.record_response(self.priced(response))
+
+    def record_embeddings(self, result: object) -> None:
+        """Record an embeddings result, whatever its shape; never raises."""
+        if not isinstance(self.request, EmbeddingsRequest):
+            return
+        parser = parser_for(self.endpoint)
+        if not isinstance(parser, EmbeddingsProvider):
+            return
+        try:
+            parsed = parser.parse_embeddings_response(_as_response(result), self.request)
+        except (OtelLLMError, ValueError, TypeError, AttributeError) as exc:
+            logger.debug("otel_llm: could not read an embeddings result: %s", exc)
+            return
+        # Embeddings generate nothing: zero output tokens is a fact here, not a guess.
+        cost = self._cost(dataclasses.replace(parsed.usage, output_tokens=0))
+        self.recorder.record_embeddings(dataclasses.replace(parsed, route=self.route, cost_usd=cost))
+
+    def parse_chat(self, result: object) -> ChatResponse | None:
+        """`result` as a priced `ChatResponse`, or `None` when it is no response we can read.
+
+        A `ChatResponse` is taken as it is; a string that is not JSON is the reply's text (a legacy
+        function returning just the answer), its tokens estimated.
+        """
+        if not isinstance(self.request, ChatRequest):
+            return None
+        if isinstance(result, ChatResponse):
+            return self.priced(result)
+        if isinstance(result, str) and not result.lstrip().startswith(("{", "[")):
+            return self.priced(ChatResponse(text=result, model=self.request.model))
+        try:
+            parsed = parser_for(self.endpoint).parse_response(_as_response(result), self.request)
+        except (OtelLLMError, ValueError, TypeError, AttributeError) as exc:
+            logger.debug("otel_llm: could not read a chat result: %s", exc)
+            return None
+        return self.priced(parsed)
+
+    def priced(self, response: ChatResponse) -> ChatResponse:
+        """`response` with estimated usage where missing, its route and its cost."""
+        if isinstance(self.request, ChatRequest):
+            response = with_estimated_usage(self.request, response)
+        return dataclasses.replace(response, route=self.route, cost_usd=self._cost(response.usage))
+
+    def _cost(self, usage: Usage) -> Decimal | None:
+        if usage.billed_cost_usd is not None:
+            return usage.billed_cost_usd  # what the provider billed beats any list price
+        price = self._registry.price(self.route.provider, self.route.model)
+        return None if price is None else cost_usd(usage, price)
+
+
+def as_json(result: object) -> Any:
+    """The JSON value inside whatever a legacy function or an SDK returned.
+
+    Accepts a mapping, a JSON string or bytes, an `httpx.Response`, a `requests.Response`, and SDK
+    objects (pydantic models: `model_dump`; google-genai: `to_json_dict`; anything with `to_dict`).
+
+    Raises:
+        TypeError: Nothing readable.
+    """
+    if isinstance(result, Mapping):
+        return result
+    if isinstance(result, (str, bytes, bytearray)):
+        return json.loads(result)  # a plain (non-JSON) text raises ValueError: see `text_response`
+    if isinstance(result, httpx.Response):
+        return result.json()
+    for method in ("model_dump", "to_json_dict", "to_dict"):
+        dump = getattr(result, method, None)
+        if callable(dump):
+            return dump(mode="json") if method == "model_dump" else dump()
+    json_method = getattr(result, "json", None)  # requests.Response and look-alikes
+    if callable(json_method) and hasattr(result, "status_code"):
+        return json_method()
+    raise TypeError(f"cannot read a response from {type(result).__name__}")
+
+
+def _as_response(result: object) -> httpx.Response:
+    """What the routing client's parsers read: a response carrying the result's JSON."""
+    return httpx.Response(200, json=as_json(result))

@@ -1,0 +1,172 @@
+"""Observed streams: chunks pass through untouched; the span ends however the stream ends.
+
+A stream's call span ends when the stream is exhausted, closed, left early (`break`, then closed or
+collected), fails, or is garbage-collected without any of those (peers leak spans there). Each item is
+folded with the routing client's own stream parser, so usage, finish reasons and time to first chunk are
+recorded the same way; items that cannot be read are skipped, never raised.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import wrapt
+
+from otel_llm._exceptions import OtelLLMError
+from otel_llm._stream import StreamAccumulator
+from otel_llm._stream_session import starts_stream
+from otel_llm._types import ChatChunk, ChatRequest, StreamEvent
+from otel_llm_instrumentation._endpoints import parser_for
+from otel_llm_instrumentation._observe import ObservedCall, as_json, logger
+
+EventType = Callable[[Any], "str | None"]
+"""The SSE event type of a stream item (Anthropic names its events), or `None`."""
+
+
+class ChunkFolder:
+    """Folds a stream's items into a response and ends the call exactly once."""
+
+    def __init__(self, call: ObservedCall, event_type: EventType | None = None) -> None:
+        self._call = call
+        self._event_type = event_type
+        self._accumulator = StreamAccumulator()
+        self._started = False
+        self._ended = False
+
+    def add(self, item: object) -> None:
+        """Fold one streamed item in (unreadable items are skipped)."""
+        request = self._call.request
+        if not isinstance(request, ChatRequest):
+            return
+        if isinstance(item, str) and not item.lstrip().startswith(("{", "[")):
+            self._fold(ChatChunk(delta=item))  # a legacy generator yielding plain text
+            return
+        try:
+            event = StreamEvent(
+                json.dumps(as_json(item)), self._event_type(item) if self._event_type else None
+            )
+            chunk = parser_for(self._call.endpoint).parse_stream_event(event, request)
+        except (OtelLLMError, ValueError, TypeError, AttributeError) as exc:
+            logger.debug("otel_llm: skipped an unreadable stream item: %s", exc)
+            return
+        if chunk is not None:
+            self._fold(chunk)
+
+    def _fold(self, chunk: ChatChunk) -> None:
+        self._accumulator.add(chunk)
+        if not self._started and starts_stream([chunk]):
+            self._started = True
+            self._call.recorder.record_first_chunk()
+
+    def end(self, error: BaseException | None) -> None:
+        """The stream ended: record what arrived (when it completed or was closed) and end the span."""
+        if self._ended:
+            return
+        self._ended = True
+        if error is None:
+            self._call.record_response(self._accumulator.response())
+        self._call.end(error)
+
+
+class ObservedStream(wrapt.ObjectProxy[Any]):
+    """A sync stream (iterator, usually also a context manager) whose items are observed."""
+
+    def __init__(self, wrapped: Any, folder: ChunkFolder) -> None:
+        super().__init__(wrapped)
+        self._self_folder = folder
+        self._self_iterator: Iterator[Any] | None = None
+        # Ends the span if the stream is dropped without being exhausted or closed.
+        self._self_finalizer = weakref.finalize(self, folder.end, None)
+
+    def __iter__(self) -> ObservedStream:
+        return self
+
+    def __next__(self) -> Any:
+        if self._self_iterator is None:
+            self._self_iterator = iter(self.__wrapped__)
+        try:
+            item = next(self._self_iterator)
+        except StopIteration:
+            self._self_finalizer()
+            raise
+        except BaseException as exc:
+            self._self_folder.end(exc)
+            raise
+        self._self_folder.add(item)
+        return item
+
+    def close(self) -> None:
+        """Close the underlying stream; the span ends as a call closed early (no error)."""
+        try:
+            close = getattr(self.__wrapped__, "close", None)
+            if callable(close):
+                close()
+        finally:
+            self._self_finalizer()
+
+    def __enter__(self) -> ObservedStream:
+        enter = getattr(self.__wrapped__, "__enter__", None)
+        if callable(enter):
+            enter()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        try:
+            exit_ = getattr(self.__wrapped__, "__exit__", None)
+            return exit_(*exc_info) if callable(exit_) else None
+        finally:
+            self._self_finalizer()
+
+
+class ObservedAsyncStream(wrapt.ObjectProxy[Any]):
+    """An async stream (async iterator, usually also an async context manager) whose items are observed."""
+
+    def __init__(self, wrapped: Any, folder: ChunkFolder) -> None:
+        super().__init__(wrapped)
+        self._self_folder = folder
+        self._self_iterator: AsyncIterator[Any] | None = None
+        self._self_finalizer = weakref.finalize(self, folder.end, None)
+
+    def __aiter__(self) -> ObservedAsyncStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._self_iterator is None:
+            self._self_iterator = self.__wrapped__.__aiter__()
+        try:
+            item = await self._self_iterator.__anext__()
+        except StopAsyncIteration:
+            self._self_finalizer()
+            raise
+        except BaseException as exc:
+            self._self_folder.end(exc)
+            raise
+        self._self_folder.add(item)
+        return item
+
+    async def close(self) -> None:
+        """Close the underlying stream; the span ends as a call closed early (no error)."""
+        try:
+            for name in ("close", "aclose"):
+                close = getattr(self.__wrapped__, name, None)
+                if callable(close):
+                    await close()
+                    break
+        finally:
+            self._self_finalizer()
+
+    async def __aenter__(self) -> ObservedAsyncStream:
+        enter = getattr(self.__wrapped__, "__aenter__", None)
+        if callable(enter):
+            await enter()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        try:
+            exit_ = getattr(self.__wrapped__, "__aexit__", None)
+            return await exit_(*exc_info) if callable(exit_) else None
+        finally:
+            self._self_finalizer()

@@ -1,0 +1,226 @@
+"""`@otel_llm.llm_call(...)`: the routing client's telemetry for an LLM function you already have.
+
+Works on functions, coroutine functions, generators and async generators (streams). The function runs
+unchanged: its arguments, return value, exceptions (type and traceback) and streamed items pass through
+as they are; the decorator only watches. What it records comes from what the function returns, read by
+the routing client's own parsers for the provider's wire format — a dict, a JSON string, an
+`httpx.Response`, a `requests.Response`, an official SDK object, a plain text answer — or by your
+`extract` function.
+
+Example:
+    >>> @otel_llm.llm_call(provider="openai", model="gpt-4o-mini")
+    ... def summarise(text: str) -> dict:
+    ...     return requests.post(URL, json={...}, headers=...).json()
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, TypeVar
+
+import httpx
+import wrapt
+
+from otel_llm import providers
+from otel_llm._exceptions import ConfigurationError
+from otel_llm._inputs import parse_messages
+from otel_llm._types import ChatRequest, EmbeddingsRequest
+from otel_llm.telemetry import MeterProvider, TracerProvider
+from otel_llm.telemetry._handler import Telemetry
+from otel_llm_instrumentation._endpoints import Endpoint
+from otel_llm_instrumentation._observe import ObservedCall, observing
+from otel_llm_instrumentation._streams import ChunkFolder
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Wire formats of the built-in providers that do not speak OpenAI's.
+_WIRES: Mapping[str, str] = {
+    "anthropic": "anthropic",
+    "gemini": "gemini",
+    "azure": "azure",
+    "ollama": "ollama",
+}
+_telemetry: Telemetry | None = None
+
+
+def llm_call(
+    *,
+    provider: str,
+    model: str | None = None,
+    operation: Literal["chat", "embeddings"] = "chat",
+    base_url: str | None = None,
+    wire: str | None = None,
+    extract: Callable[[Any], Any] | None = None,
+    tracer_provider: TracerProvider | None = None,
+    meter_provider: MeterProvider | None = None,
+) -> Callable[[F], F]:
+    """Record each call of the decorated function as a GenAI call to `provider`.
+
+    Args:
+        provider: Provider key (`"openai"`, `"anthropic"`, `"gemini"`, `"azure"`, `"ollama"`, ...); a
+            name otel-llm does not know is reported as it is (give `base_url`).
+        model: The model; default: the call's `model=` keyword argument.
+        operation: `"chat"` or `"embeddings"`.
+        base_url: The endpoint, for `server.address`; default: the provider's public one.
+        wire: The wire format the results come in; default: the provider's (`"openai"` for unknown
+            names).
+        extract: Turns the function's return value (or each streamed item) into something readable:
+            a `ChatResponse`, a mapping in the provider's wire format, or a JSON string.
+        tracer_provider: Tracer provider; default: the global one.
+        meter_provider: Meter provider; default: the global one.
+
+    Raises:
+        ConfigurationError: The provider is unknown and has no `base_url`, or `operation` is invalid.
+    """
+    if operation not in ("chat", "embeddings"):
+        raise ConfigurationError("operation", "expected 'chat' or 'embeddings'")
+    endpoint = _endpoint(provider, base_url, wire)
+    own = None
+    if tracer_provider is not None or meter_provider is not None:
+        own = Telemetry(tracer_provider=tracer_provider, meter_provider=meter_provider)
+
+    def observe(kwargs: Mapping[str, Any]) -> ObservedCall:
+        return ObservedCall(own or _default_telemetry(), endpoint, _request(operation, model, kwargs))
+
+    def read(result: Any) -> Any:
+        return extract(result) if extract is not None else result
+
+    def finish(call: ObservedCall, result: Any) -> None:
+        if operation == "embeddings":
+            call.record_embeddings(read(result))
+        else:
+            call.record_chat(read(result))
+
+    @wrapt.decorator  # keeps the signature, and works on methods too
+    def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> Any:
+        if observing():
+            return wrapped(*args, **kwargs)  # an outer layer records this call
+        if inspect.isasyncgenfunction(wrapped):
+            return _async_generator(wrapped, args, kwargs, observe(kwargs), read)
+        if inspect.isgeneratorfunction(wrapped):
+            return _generator(wrapped, args, kwargs, observe(kwargs), read)
+        if inspect.iscoroutinefunction(wrapped):
+            return _coroutine(wrapped, args, kwargs, observe(kwargs), finish)
+        with observe(kwargs) as call:
+            result = wrapped(*args, **kwargs)
+            finish(call, result)
+            return result
+
+    return wrapper  # type: ignore[return-value]  # wrapt returns the function itself, wrapped
+
+
+async def _coroutine(
+    wrapped: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    call: ObservedCall,
+    finish: Callable[[ObservedCall, Any], None],
+) -> Any:
+    with call:
+        result = await wrapped(*args, **kwargs)
+        finish(call, result)
+        return result
+
+
+def _generator(
+    wrapped: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    call: ObservedCall,
+    read: Callable[[Any], Any],
+) -> Any:
+    folder = ChunkFolder(call)
+    call.start()
+    call.returned()  # the caller consumes the stream in its own context
+    error: BaseException | None = None
+    try:
+        for item in wrapped(*args, **kwargs):
+            folder.add(read(item))
+            yield item
+    except GeneratorExit:
+        raise  # left early: the span ends without an error
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        folder.end(error)
+
+
+async def _async_generator(
+    wrapped: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    call: ObservedCall,
+    read: Callable[[Any], Any],
+) -> Any:
+    folder = ChunkFolder(call)
+    call.start()
+    call.returned()
+    error: BaseException | None = None
+    try:
+        async for item in wrapped(*args, **kwargs):
+            folder.add(read(item))
+            yield item
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        folder.end(error)
+
+
+def _endpoint(provider: str, base_url: str | None, wire: str | None) -> Endpoint:
+    spec = providers.BUILTIN.get(provider)
+    url = base_url or (spec.base_url if spec is not None else "")
+    if not url:
+        raise ConfigurationError("base_url", f"required for provider {provider!r} (no public endpoint known)")
+    parsed = httpx.URL(url)
+    semconv = spec.semconv_name if spec is not None else providers.WIRE_SEMCONV_NAMES.get(provider, provider)
+    return Endpoint(
+        key=provider,
+        semconv_name=semconv,
+        server_address=parsed.host,
+        server_port=parsed.port or (443 if parsed.scheme == "https" else 80),
+        wire=wire or _WIRES.get(provider, "openai"),
+    )
+
+
+def _request(operation: str, model: str | None, kwargs: Mapping[str, Any]) -> ChatRequest | EmbeddingsRequest:
+    """The call as the routing client would have described it, from the function's keyword arguments."""
+    name = str(model or kwargs.get("model") or "unknown")
+    if operation == "embeddings":
+        inputs = kwargs.get("input", kwargs.get("inputs", ()))
+        return EmbeddingsRequest(model=name, inputs=(inputs,) if isinstance(inputs, str) else tuple(inputs))
+    messages = kwargs.get("messages")
+    try:
+        parsed = parse_messages(messages) if messages else ()
+    except ConfigurationError:  # a shape we do not know: the span goes without messages
+        parsed = ()
+    return ChatRequest(
+        model=name,
+        messages=parsed,
+        temperature=_number(kwargs.get("temperature")),
+        top_p=_number(kwargs.get("top_p")),
+        max_tokens=_integer(kwargs.get("max_tokens")),
+        stream=bool(kwargs.get("stream", False)),
+    )
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _integer(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _default_telemetry() -> Telemetry:
+    """Telemetry on the global tracer and meter providers, shared by every decorated function."""
+    global _telemetry
+    if _telemetry is None:
+        _telemetry = Telemetry()
+    return _telemetry
