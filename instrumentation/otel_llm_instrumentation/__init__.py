@@ -1,5 +1,43 @@
-"""Auto-instrumentation for existing LLM code and clients (openai, anthropic, google-genai, httpx).
+"""Auto-instrumentation for existing LLM code: the routing client's telemetry without the routing client.
 
-Instrumentors arrive in a later release; this package reserves the import name
-`otel_llm_instrumentation` so that nothing is ever installed as a bare top-level `instrumentation`.
+- `@otel_llm.llm_call(provider=..., model=...)` on a legacy function (`decorator.py`).
+- `OpenAIInstrumentor` for the official `openai` SDK (`openai.py`), registered in the
+  `opentelemetry_instrumentor` entry-point group, so `opentelemetry-instrument python app.py` picks it up
+  with no code change.
+- `instrument_all()`: every instrumentor whose library is installed, in one call.
+
+The import name is `otel_llm_instrumentation` so that nothing is ever installed as a bare top-level
+`instrumentation`.
 """
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+# (library that must be installed, module of the instrumentor, class)
+_INSTRUMENTORS = (("openai", "otel_llm_instrumentation.openai", "OpenAIInstrumentor"),)
+
+
+def instrument_all(**kwargs: Any) -> list[str]:
+    """Instrument every supported library that is installed.
+
+    Args:
+        **kwargs: Passed to each instrumentor's `instrument()` (`tracer_provider`, `meter_provider`,
+            `capture_content`, ...).
+
+    Returns:
+        The libraries instrumented.
+    """
+    done = []
+    for library, module, name in _INSTRUMENTORS:
+        if importlib.util.find_spec(library) is None:
+            continue
+        instrumentor = getattr(importlib.import_module(module), name)()
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(**kwargs)
+        done.append(library)
+    return done
+
+
+__all__ = ["instrument_all"]

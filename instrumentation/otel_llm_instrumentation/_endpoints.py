@@ -10,6 +10,7 @@ to), unless the caller names it.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -20,6 +21,17 @@ from otel_llm._config import ProviderSettings, build_provider
 from otel_llm.providers import Provider
 
 _OLLAMA_PORT = 11434
+NAMES_ENV = "OTEL_LLM_PROVIDER_NAMES"
+"""Provider names per host for zero-code runs: `gpu-box=vllm,10.0.0.7=ollama`."""
+
+
+def configured_names(names: Mapping[str, str] | None) -> Mapping[str, str]:
+    """Provider names per host: the given ones over those in `OTEL_LLM_PROVIDER_NAMES`."""
+    pairs = (item.partition("=") for item in os.environ.get(NAMES_ENV, "").split(","))
+    from_env = {
+        host.strip().lower(): name.strip() for host, _, name in pairs if host.strip() and name.strip()
+    }
+    return {**from_env, **{host.lower(): name for host, name in (names or {}).items()}}
 
 
 @dataclass(frozen=True, slots=True)

@@ -172,6 +172,16 @@ class ObservedCall:
         return None if price is None else cost_usd(usage, price)
 
 
+def number_or_none(value: object) -> float | None:
+    """A numeric keyword argument as a float, or `None` (absent, `NOT_GIVEN` or not a number)."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def integer_or_none(value: object) -> int | None:
+    """An integer keyword argument, or `None` (absent, `NOT_GIVEN` or not an integer)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def as_json(result: object) -> Any:
     """The JSON value inside whatever a legacy function or an SDK returned.
 

@@ -71,12 +71,17 @@ class ChunkFolder:
         self._call.end(error)
 
 
+Hidden = Callable[[Any], bool]
+"""Items folded in but kept from the caller (a usage chunk the instrumentor asked for itself)."""
+
+
 class ObservedStream(wrapt.ObjectProxy[Any]):
     """A sync stream (iterator, usually also a context manager) whose items are observed."""
 
-    def __init__(self, wrapped: Any, folder: ChunkFolder) -> None:
+    def __init__(self, wrapped: Any, folder: ChunkFolder, hide: Hidden | None = None) -> None:
         super().__init__(wrapped)
         self._self_folder = folder
+        self._self_hide = hide
         self._self_iterator: Iterator[Any] | None = None
         # Ends the span if the stream is dropped without being exhausted or closed.
         self._self_finalizer = weakref.finalize(self, folder.end, None)
@@ -87,16 +92,18 @@ class ObservedStream(wrapt.ObjectProxy[Any]):
     def __next__(self) -> Any:
         if self._self_iterator is None:
             self._self_iterator = iter(self.__wrapped__)
-        try:
-            item = next(self._self_iterator)
-        except StopIteration:
-            self._self_finalizer()
-            raise
-        except BaseException as exc:
-            self._self_folder.end(exc)
-            raise
-        self._self_folder.add(item)
-        return item
+        while True:
+            try:
+                item = next(self._self_iterator)
+            except StopIteration:
+                self._self_finalizer()
+                raise
+            except BaseException as exc:
+                self._self_folder.end(exc)
+                raise
+            self._self_folder.add(item)
+            if self._self_hide is None or not self._self_hide(item):
+                return item
 
     def close(self) -> None:
         """Close the underlying stream; the span ends as a call closed early (no error)."""
@@ -124,9 +131,10 @@ class ObservedStream(wrapt.ObjectProxy[Any]):
 class ObservedAsyncStream(wrapt.ObjectProxy[Any]):
     """An async stream (async iterator, usually also an async context manager) whose items are observed."""
 
-    def __init__(self, wrapped: Any, folder: ChunkFolder) -> None:
+    def __init__(self, wrapped: Any, folder: ChunkFolder, hide: Hidden | None = None) -> None:
         super().__init__(wrapped)
         self._self_folder = folder
+        self._self_hide = hide
         self._self_iterator: AsyncIterator[Any] | None = None
         self._self_finalizer = weakref.finalize(self, folder.end, None)
 
@@ -136,16 +144,18 @@ class ObservedAsyncStream(wrapt.ObjectProxy[Any]):
     async def __anext__(self) -> Any:
         if self._self_iterator is None:
             self._self_iterator = self.__wrapped__.__aiter__()
-        try:
-            item = await self._self_iterator.__anext__()
-        except StopAsyncIteration:
-            self._self_finalizer()
-            raise
-        except BaseException as exc:
-            self._self_folder.end(exc)
-            raise
-        self._self_folder.add(item)
-        return item
+        while True:
+            try:
+                item = await self._self_iterator.__anext__()
+            except StopAsyncIteration:
+                self._self_finalizer()
+                raise
+            except BaseException as exc:
+                self._self_folder.end(exc)
+                raise
+            self._self_folder.add(item)
+            if self._self_hide is None or not self._self_hide(item):
+                return item
 
     async def close(self) -> None:
         """Close the underlying stream; the span ends as a call closed early (no error)."""

@@ -29,7 +29,7 @@ from otel_llm._types import ChatRequest, EmbeddingsRequest
 from otel_llm.telemetry import MeterProvider, TracerProvider
 from otel_llm.telemetry._handler import Telemetry
 from otel_llm_instrumentation._endpoints import Endpoint
-from otel_llm_instrumentation._observe import ObservedCall, observing
+from otel_llm_instrumentation._observe import ObservedCall, integer_or_none, number_or_none, observing
 from otel_llm_instrumentation._streams import ChunkFolder
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -203,19 +203,11 @@ def _request(operation: str, model: str | None, kwargs: Mapping[str, Any]) -> Ch
     return ChatRequest(
         model=name,
         messages=parsed,
-        temperature=_number(kwargs.get("temperature")),
-        top_p=_number(kwargs.get("top_p")),
-        max_tokens=_integer(kwargs.get("max_tokens")),
+        temperature=number_or_none(kwargs.get("temperature")),
+        top_p=number_or_none(kwargs.get("top_p")),
+        max_tokens=integer_or_none(kwargs.get("max_tokens")),
         stream=bool(kwargs.get("stream", False)),
     )
-
-
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _integer(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _default_telemetry() -> Telemetry:
