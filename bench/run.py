@@ -5,6 +5,8 @@
 - The decision core alone, in microseconds (p50): a routing decision over 10 routes for each strategy
   (filters, ordering, then the plan up to its first attempt; the slowest strategy is the headline) and
   one breaker admission with its outcome.
+- The `openai` SDK on `httpx.MockTransport`, plain and under `OpenAIInstrumentor` (what instrumenting
+  existing code costs a call).
 - Per-call latency of `Client.chat` versus a raw `httpx.Client.post` of the same request, both over
   `httpx.MockTransport` returning the same body, so the difference is otel-llm's own work: request
   building, parsing, the engine, cost and telemetry. Telemetry is on, with real SDK providers: spans go
@@ -61,6 +63,7 @@ TARGETS = {
     "overhead_p99_ms": 1.0,
     "router_decision_us": 50.0,
     "breaker_check_us": 5.0,
+    "openai_instrumented_overhead_p50_ms": 0.1,
 }
 DECISIONS = 20_000
 CALLS = 6000
@@ -192,6 +195,41 @@ def decision_us() -> tuple[dict[str, float], float]:
     return by_strategy, p50_us(check)
 
 
+def instrumentor_overhead_ms(
+    tracer_provider: TracerProvider, meter_provider: MeterProvider
+) -> dict[str, float]:
+    """p50 of an `openai` SDK chat call on `httpx.MockTransport`, plain and under `OpenAIInstrumentor`.
+
+    Both run interleaved on one instrumented client: the plain call goes through the original method
+    the instrumentor wrapped, so the difference is the instrumentor's work alone.
+    """
+    import openai
+    from otel_llm_instrumentation.openai import OpenAIInstrumentor
+
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    try:
+        # The SDK's own client type is its httpx fork (`httpx2`); it accepts a plain httpx client too.
+        http_client = httpx.Client(transport=_transport())
+        client = openai.OpenAI(api_key="sk-bench", http_client=http_client)  # type: ignore[arg-type]
+        completions = client.chat.completions
+        original = completions.create.__wrapped__  # type: ignore[attr-defined]  # set by wrapt
+        plain, instrumented = interleaved_timings_ms(
+            lambda: original(model="gpt-4o-mini", messages=MESSAGES),
+            lambda: completions.create(model="gpt-4o-mini", messages=MESSAGES),  # type: ignore[arg-type]
+        )
+        client.close()
+    finally:
+        instrumentor.uninstrument()
+    return {
+        "openai_sdk_p50_ms": round(percentile(plain, 0.50), 4),
+        "openai_instrumented_p50_ms": round(percentile(instrumented, 0.50), 4),
+        "openai_instrumented_overhead_p50_ms": round(
+            percentile(instrumented, 0.50) - percentile(plain, 0.50), 4
+        ),
+    }
+
+
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -221,6 +259,7 @@ def main() -> int:
     )
     client.close()
     raw.close()
+    instrumentor_results = instrumentor_overhead_ms(tracer_provider, meter_provider)
     tracer_provider.shutdown()
     meter_provider.shutdown()
 
@@ -240,6 +279,7 @@ def main() -> int:
     results["breaker_check_us"] = round(breaker_us, 3)
     results["overhead_p50_ms"] = round(results["call_p50_ms"] - results["raw_httpx_p50_ms"], 4)
     results["overhead_p99_ms"] = round(results["call_p99_ms"] - results["raw_httpx_p99_ms"], 4)
+    results.update(instrumentor_results)
     report = {
         **results,
         "router_decision_us_by_strategy": {name: round(us, 3) for name, us in by_strategy.items()},

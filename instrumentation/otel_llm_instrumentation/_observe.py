@@ -208,5 +208,16 @@ def as_json(result: object) -> Any:
 
 
 def _as_response(result: object) -> httpx.Response:
-    """What the routing client's parsers read: a response carrying the result's JSON."""
-    return httpx.Response(200, json=as_json(result))
+    """What the routing client's parsers read: a response carrying the result's JSON.
+
+    Built from bytes where the result can give them directly (a pydantic SDK object, JSON text): this is
+    on every observed call's path, and re-encoding a dict costs more than the parse.
+    """
+    if isinstance(result, httpx.Response):
+        return result
+    if isinstance(result, (str, bytes, bytearray)):
+        body = result.encode() if isinstance(result, str) else bytes(result)
+    else:
+        dump_json = getattr(result, "model_dump_json", None)
+        body = dump_json().encode() if callable(dump_json) else json.dumps(as_json(result)).encode()
+    return httpx.Response(200, content=body)

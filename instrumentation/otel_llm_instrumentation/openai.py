@@ -28,7 +28,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from otel_llm._inputs import parse_messages, parse_response_format, parse_tools
 from otel_llm._types import ChatRequest, EmbeddingsRequest
 from otel_llm.telemetry._handler import Telemetry
-from otel_llm_instrumentation._endpoints import configured_names, endpoint_for
+from otel_llm_instrumentation._endpoints import Endpoint, configured_names, endpoint_for
 from otel_llm_instrumentation._observe import ObservedCall, integer_or_none, logger, number_or_none, observing
 from otel_llm_instrumentation._streams import ChunkFolder, ObservedAsyncStream, ObservedStream
 
@@ -78,6 +78,14 @@ class _Options:
         self.telemetry = telemetry
         self.add_stream_usage = add_stream_usage
         self.names = names
+        self._endpoints: dict[str, Endpoint] = {}  # per base URL: a client talks to one endpoint for life
+
+    def endpoint(self, base_url: str) -> Endpoint:
+        endpoint = self._endpoints.get(base_url)
+        if endpoint is None:
+            wire = "azure" if ".azure.com" in base_url else "openai"
+            endpoint = self._endpoints[base_url] = endpoint_for(base_url, wire, self.names)
+        return endpoint
 
 
 def _wrapper(options: _Options, operation: str, cls: str) -> Callable[..., Any]:
@@ -162,7 +170,7 @@ def _observed_call(
     options: _Options, operation: str, instance: Any, kwargs: Mapping[str, Any]
 ) -> ObservedCall:
     base_url = str(getattr(getattr(instance, "_client", None), "base_url", "https://api.openai.com/v1"))
-    endpoint = endpoint_for(base_url, "azure" if ".azure.com" in base_url else "openai", options.names)
+    endpoint = options.endpoint(base_url)
     model = str(kwargs.get("model", "unknown"))
     request: ChatRequest | EmbeddingsRequest
     if operation == "embeddings":
