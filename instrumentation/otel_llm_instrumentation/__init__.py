@@ -1,9 +1,10 @@
 """Auto-instrumentation for existing LLM code: the routing client's telemetry without the routing client.
 
 - `@otel_llm.llm_call(provider=..., model=...)` on a legacy function (`decorator.py`).
-- `OpenAIInstrumentor` for the official `openai` SDK (`openai.py`), registered in the
-  `opentelemetry_instrumentor` entry-point group, so `opentelemetry-instrument python app.py` picks it up
-  with no code change.
+- Instrumentors for the official SDKs — `OpenAIInstrumentor` (`openai.py`), `AnthropicInstrumentor`
+  (`anthropic.py`), `GoogleGenAIInstrumentor` (`google_genai.py`) — registered in the
+  `opentelemetry_instrumentor` entry-point group, so `opentelemetry-instrument python app.py` picks them
+  up with no code change.
 - `instrument_all()`: every instrumentor whose library is installed, in one call.
 
 The import name is `otel_llm_instrumentation` so that nothing is ever installed as a bare top-level
@@ -16,7 +17,11 @@ import importlib.util
 from typing import Any
 
 # (library that must be installed, module of the instrumentor, class)
-_INSTRUMENTORS = (("openai", "otel_llm_instrumentation.openai", "OpenAIInstrumentor"),)
+_INSTRUMENTORS = (
+    ("openai", "otel_llm_instrumentation.openai", "OpenAIInstrumentor"),
+    ("anthropic", "otel_llm_instrumentation.anthropic", "AnthropicInstrumentor"),
+    ("google.genai", "otel_llm_instrumentation.google_genai", "GoogleGenAIInstrumentor"),
+)
 
 
 def instrument_all(**kwargs: Any) -> list[str]:

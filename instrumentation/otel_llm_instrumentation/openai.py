@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, Final
 
@@ -31,6 +32,7 @@ from otel_llm.telemetry._handler import Telemetry
 from otel_llm_instrumentation._endpoints import Endpoint, configured_names, endpoint_for
 from otel_llm_instrumentation._observe import ObservedCall, integer_or_none, logger, number_or_none, observing
 from otel_llm_instrumentation._streams import ChunkFolder, ObservedAsyncStream, ObservedStream
+from otel_llm_instrumentation._wrapping import restore_original
 
 _INSTRUMENTS: Final = ("openai >= 1.40",)
 # (module, class, method, operation)
@@ -64,13 +66,8 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the base cl
             wrapt.wrap_function_wrapper(module, f"{cls}.{method}", _wrapper(options, operation, cls))
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        import importlib
-
         for module, cls, method, _ in _TARGETS:
-            target = getattr(importlib.import_module(module), cls)
-            wrapped = getattr(target, method)
-            if isinstance(wrapped, wrapt.ObjectProxy):
-                setattr(target, method, wrapped.__wrapped__)
+            restore_original(getattr(importlib.import_module(module), cls), method)
 
 
 class _Options:

@@ -59,3 +59,17 @@ def _console_spans(output: str) -> list[dict[str, Any]]:
         span, index = decoder.raw_decode(output, start)
         spans.append(span)
     return spans
+
+
+def test_instrument_all_instruments_every_installed_library() -> None:
+    from otel_llm_instrumentation import instrument_all
+    from otel_llm_instrumentation.anthropic import AnthropicInstrumentor
+    from otel_llm_instrumentation.google_genai import GoogleGenAIInstrumentor
+    from otel_llm_instrumentation.openai import OpenAIInstrumentor
+
+    try:
+        assert instrument_all(skip_dep_check=True) == ["openai", "anthropic", "google.genai"]
+        assert all(i().is_instrumented_by_opentelemetry for i in (OpenAIInstrumentor, AnthropicInstrumentor))
+    finally:
+        for instrumentor in (OpenAIInstrumentor(), AnthropicInstrumentor(), GoogleGenAIInstrumentor()):
+            instrumentor.uninstrument()
