@@ -5,6 +5,8 @@
   (`anthropic.py`), `GoogleGenAIInstrumentor` (`google_genai.py`) — registered in the
   `opentelemetry_instrumentor` entry-point group, so `opentelemetry-instrument python app.py` picks them
   up with no code change.
+- `HttpxInstrumentor` (`httpx_.py`): raw `httpx` requests to known LLM endpoints, unless an SDK
+  instrumentor, the decorator or the routing client already records the call.
 - `instrument_all()`: every instrumentor whose library is installed, in one call.
 
 The import name is `otel_llm_instrumentation` so that nothing is ever installed as a bare top-level
@@ -21,6 +23,7 @@ _INSTRUMENTORS = (
     ("openai", "otel_llm_instrumentation.openai", "OpenAIInstrumentor"),
     ("anthropic", "otel_llm_instrumentation.anthropic", "AnthropicInstrumentor"),
     ("google.genai", "otel_llm_instrumentation.google_genai", "GoogleGenAIInstrumentor"),
+    ("httpx", "otel_llm_instrumentation.httpx_", "HttpxInstrumentor"),
 )
 
 

@@ -172,6 +172,15 @@ class ObservedCall:
         return None if price is None else cost_usd(usage, price)
 
 
+def telemetry_from(options: Mapping[str, Any]) -> Telemetry:
+    """Where an instrumentor records, from its `instrument()` options (global providers by default)."""
+    return Telemetry(
+        tracer_provider=options.get("tracer_provider"),
+        meter_provider=options.get("meter_provider"),
+        capture_content=options.get("capture_content"),
+    )
+
+
 def number_or_none(value: object) -> float | None:
     """A numeric keyword argument as a float, or `None` (absent, `NOT_GIVEN` or not a number)."""
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -34,7 +34,14 @@ from otel_llm._inputs import parse_tools
 from otel_llm._types import ChatRequest, ContentPart, ImagePart, Message, TextPart, ToolCall
 from otel_llm.telemetry._handler import Telemetry
 from otel_llm_instrumentation._endpoints import configured_names, endpoint_for
-from otel_llm_instrumentation._observe import ObservedCall, integer_or_none, logger, number_or_none, observing
+from otel_llm_instrumentation._observe import (
+    ObservedCall,
+    integer_or_none,
+    logger,
+    number_or_none,
+    observing,
+    telemetry_from,
+)
 from otel_llm_instrumentation._streams import ChunkFolder, ObservedAsyncStream, ObservedStream
 from otel_llm_instrumentation._wrapping import restore_original
 
@@ -60,11 +67,7 @@ class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the base
         return _INSTRUMENTS
 
     def _instrument(self, **kwargs: Any) -> None:
-        telemetry = Telemetry(
-            tracer_provider=kwargs.get("tracer_provider"),
-            meter_provider=kwargs.get("meter_provider"),
-            capture_content=kwargs.get("capture_content"),
-        )
+        telemetry = telemetry_from(kwargs)
         names = configured_names(kwargs.get("provider_names"))
         for cls, method in _TARGETS:
             asynchronous = cls.startswith("Async")

@@ -31,7 +31,14 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from otel_llm._types import ChatRequest, Message, ToolCall
 from otel_llm.telemetry._handler import Telemetry
 from otel_llm_instrumentation._endpoints import Endpoint, configured_names, endpoint_for
-from otel_llm_instrumentation._observe import ObservedCall, integer_or_none, logger, number_or_none, observing
+from otel_llm_instrumentation._observe import (
+    ObservedCall,
+    integer_or_none,
+    logger,
+    number_or_none,
+    observing,
+    telemetry_from,
+)
 from otel_llm_instrumentation._streams import ChunkFolder, ObservedAsyncStream, ObservedStream
 from otel_llm_instrumentation._wrapping import restore_original
 
@@ -55,11 +62,7 @@ class GoogleGenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the ba
         return _INSTRUMENTS
 
     def _instrument(self, **kwargs: Any) -> None:
-        telemetry = Telemetry(
-            tracer_provider=kwargs.get("tracer_provider"),
-            meter_provider=kwargs.get("meter_provider"),
-            capture_content=kwargs.get("capture_content"),
-        )
+        telemetry = telemetry_from(kwargs)
         options = _Options(telemetry, configured_names(kwargs.get("provider_names")))
         for module, cls, method, streams in _TARGETS:
             wrapper = _wrapper(options, cls.startswith("Async"), streams)

@@ -30,7 +30,14 @@ from otel_llm._inputs import parse_messages, parse_response_format, parse_tools
 from otel_llm._types import ChatRequest, EmbeddingsRequest
 from otel_llm.telemetry._handler import Telemetry
 from otel_llm_instrumentation._endpoints import Endpoint, configured_names, endpoint_for
-from otel_llm_instrumentation._observe import ObservedCall, integer_or_none, logger, number_or_none, observing
+from otel_llm_instrumentation._observe import (
+    ObservedCall,
+    integer_or_none,
+    logger,
+    number_or_none,
+    observing,
+    telemetry_from,
+)
 from otel_llm_instrumentation._streams import ChunkFolder, ObservedAsyncStream, ObservedStream
 from otel_llm_instrumentation._wrapping import restore_original
 
@@ -52,11 +59,7 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the base cl
         return _INSTRUMENTS
 
     def _instrument(self, **kwargs: Any) -> None:
-        telemetry = Telemetry(
-            tracer_provider=kwargs.get("tracer_provider"),
-            meter_provider=kwargs.get("meter_provider"),
-            capture_content=kwargs.get("capture_content"),
-        )
+        telemetry = telemetry_from(kwargs)
         options = _Options(
             telemetry,
             bool(kwargs.get("add_stream_usage", True)),

@@ -65,11 +65,17 @@ def test_instrument_all_instruments_every_installed_library() -> None:
     from otel_llm_instrumentation import instrument_all
     from otel_llm_instrumentation.anthropic import AnthropicInstrumentor
     from otel_llm_instrumentation.google_genai import GoogleGenAIInstrumentor
+    from otel_llm_instrumentation.httpx_ import HttpxInstrumentor
     from otel_llm_instrumentation.openai import OpenAIInstrumentor
 
     try:
-        assert instrument_all(skip_dep_check=True) == ["openai", "anthropic", "google.genai"]
+        assert instrument_all(skip_dep_check=True) == ["openai", "anthropic", "google.genai", "httpx"]
         assert all(i().is_instrumented_by_opentelemetry for i in (OpenAIInstrumentor, AnthropicInstrumentor))
     finally:
-        for instrumentor in (OpenAIInstrumentor(), AnthropicInstrumentor(), GoogleGenAIInstrumentor()):
+        for instrumentor in (
+            OpenAIInstrumentor(),
+            AnthropicInstrumentor(),
+            GoogleGenAIInstrumentor(),
+            HttpxInstrumentor(),
+        ):
             instrumentor.uninstrument()
