@@ -86,6 +86,7 @@ if TYPE_CHECKING:
     from otel_llm._routing import RoutingDecision
     from otel_llm._spending import Spending
     from otel_llm.telemetry import CallRecorder, MeterProvider, Telemetry, TracerProvider
+    from otel_llm.telemetry._content import ContentCapture
 
 logger = logging.getLogger("otel_llm")
 
@@ -132,7 +133,9 @@ class ClientConfig(TypedDict, total=False):
         timeout: Seconds per attempt, or a `Timeout` with a total deadline.
         tracer_provider: Tracer provider; default: the global one.
         meter_provider: Meter provider; default: the global one.
-        capture_content: Record message content on spans (opt-in).
+        capture_content: Record message content (opt-in): `True` on span attributes, or a
+            `ContentCapture` (span and/or event, redaction hooks, size limit); default: from
+            `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`.
         registry: Model registry pricing the calls; default: the bundled snapshot.
         clock: Monotonic clock, injectable for tests.
         rng: Random source for backoff jitter.
@@ -159,7 +162,7 @@ class ClientConfig(TypedDict, total=False):
     timeout: float | Timeout
     tracer_provider: TracerProvider | None
     meter_provider: MeterProvider | None
-    capture_content: bool | None
+    capture_content: bool | ContentCapture | None
     registry: ModelRegistry
     clock: Clock
     rng: random.Random

@@ -25,6 +25,7 @@ from otel_llm._types import (
     ToolCallDelta,
     Usage,
 )
+from otel_llm.telemetry._content import ContentCapture
 
 __all__ = [
     "BreakerHealth",
@@ -32,6 +33,7 @@ __all__ = [
     "ChainConfig",
     "ChatChunk",
     "ChatResponse",
+    "ContentCapture",
     "ContentPart",
     "EmbeddingsResponse",
     "HealthSnapshot",

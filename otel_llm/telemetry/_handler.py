@@ -56,14 +56,15 @@ from otel_llm.telemetry._attributes import (
     semconv_message,
     tool_call_part,
 )
+from otel_llm.telemetry._content import ContentCapture, content_capture
 from otel_llm.telemetry._route import RouteTarget
 
 logger = logging.getLogger("otel_llm.telemetry")
 
 SCOPE_NAME: Final = "otel_llm"
-CAPTURE_CONTENT_ENV: Final = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+CONTENT_EVENT: Final = "gen_ai.client.inference.operation.details"
+"""The event carrying message content when the capture mode asks for events (semconv)."""
 STRICT_ENV: Final = "OTEL_LLM_TELEMETRY_STRICT"
-_SPAN_CAPTURE_MODES: Final = frozenset({"span_only", "span_and_event", "true"})
 
 Attributes = dict[str, AttributeValue]
 P = ParamSpec("P")
@@ -107,8 +108,9 @@ class Telemetry:
     Args:
         tracer_provider: Tracer provider to use; default: the global one.
         meter_provider: Meter provider to use; default: the global one.
-        capture_content: Record message content on spans (opt-in). Default: from
-            `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` (`SPAN_ONLY` or `SPAN_AND_EVENT`).
+        capture_content: Record message content (opt-in): `True` on span attributes, or a
+            `ContentCapture` (span and/or event, redaction hooks, size limit). Default: from
+            `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` (see `_content.py`).
         strict: Re-raise telemetry failures instead of logging them (for tests). Default: from
             `OTEL_LLM_TELEMETRY_STRICT`.
     """
@@ -118,7 +120,7 @@ class Telemetry:
         *,
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
-        capture_content: bool | None = None,
+        capture_content: bool | ContentCapture | None = None,
         strict: bool | None = None,
         metric_attribution: frozenset[str] = METRIC_ATTRIBUTION_KEYS,
     ) -> None:
@@ -126,9 +128,7 @@ class Telemetry:
         self._label_values: dict[str, set[str]] = {key: set() for key in metric_attribution}
         self.tracer = trace.get_tracer(SCOPE_NAME, __version__, tracer_provider)
         meter = metrics.get_meter(SCOPE_NAME, __version__, meter_provider)
-        if capture_content is None:
-            capture_content = os.environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() in _SPAN_CAPTURE_MODES
-        self.capture_content = capture_content
+        self.content = content_capture(capture_content)
         self.strict = strict if strict is not None else os.environ.get(STRICT_ENV, "") in ("1", "true")
         self._breaker_sources: list[BreakerStates] = []
         self.duration = meter.create_histogram(
@@ -445,7 +445,7 @@ class CallRecorder:
         self._context = trace.set_span_in_context(self._span)
         if self._activate:
             self._token = otel_context.attach(self._context)
-        if self._telemetry.capture_content and isinstance(request, ChatRequest):
+        if self._telemetry.content.enabled and isinstance(request, ChatRequest):
             self._record_input(request)
 
     @property
@@ -566,7 +566,7 @@ class CallRecorder:
                 "gen_ai.response.finish_reasons": list(response.finish_reasons) or None,
             },
         )
-        if self._telemetry.capture_content:
+        if self._telemetry.content.enabled:
             self._record_output(response)
 
     @_guarded
@@ -682,11 +682,12 @@ class CallRecorder:
         return attributes
 
     def _record_input(self, request: ChatRequest) -> None:
+        content = self._telemetry.content
         system = [{"type": "text", "content": m.text} for m in request.messages if m.role == "system"]
         chat = [semconv_message(m) for m in request.messages if m.role != "system"]
+        attributes: dict[str, str] = {"gen_ai.input.messages": compact_json(content.clean(chat))}
         if system:
-            self._span.set_attribute("gen_ai.system_instructions", compact_json(system))
-        self._span.set_attribute("gen_ai.input.messages", compact_json(chat))
+            attributes["gen_ai.system_instructions"] = compact_json(content.clean(system))
         if request.tools:
             definitions = [
                 {
@@ -697,7 +698,16 @@ class CallRecorder:
                 }
                 for t in request.tools
             ]
-            self._span.set_attribute("gen_ai.tool.definitions", compact_json(definitions))
+            attributes["gen_ai.tool.definitions"] = compact_json(definitions)
+        self._record_content(attributes)
+
+    def _record_content(self, attributes: dict[str, str]) -> None:
+        """Message content where the capture policy wants it: span attributes and/or an event."""
+        content = self._telemetry.content
+        if content.on_span:
+            self._span.set_attributes(attributes)
+        if content.in_event:
+            self._span.add_event(CONTENT_EVENT, attributes)
 
     def _record_output(self, response: ChatResponse) -> None:
         parts: list[dict[str, Any]] = [{"type": "text", "content": response.text}] if response.text else []
@@ -707,7 +717,9 @@ class CallRecorder:
             "parts": parts,
             "finish_reason": response.finish_reasons[0] if response.finish_reasons else "stop",
         }
-        self._span.set_attribute("gen_ai.output.messages", compact_json([message]))
+        self._record_content(
+            {"gen_ai.output.messages": compact_json(self._telemetry.content.clean([message]))}
+        )
 
 
 class AttemptRecorder:
