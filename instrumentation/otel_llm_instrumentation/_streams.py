@@ -15,7 +15,7 @@ from typing import Any
 
 import wrapt
 
-from otel_llm._exceptions import OtelLLMError
+from otel_llm._exceptions import OtelLLMError, ProviderError
 from otel_llm._stream import StreamAccumulator
 from otel_llm._stream_session import starts_stream
 from otel_llm._types import ChatChunk, ChatRequest, StreamEvent
@@ -35,6 +35,7 @@ class ChunkFolder:
         self._accumulator = StreamAccumulator()
         self._started = False
         self._ended = False
+        self._failure: ProviderError | None = None  # an error event the provider sent mid-stream
 
     def add(self, item: object) -> None:
         """Fold one streamed item in (unreadable items are skipped)."""
@@ -49,6 +50,9 @@ class ChunkFolder:
                 json.dumps(as_json(item)), self._event_type(item) if self._event_type else None
             )
             chunk = parser_for(self._call.endpoint).parse_stream_event(event, request)
+        except ProviderError as exc:  # the provider reported an error in the stream: the call failed
+            self._failure = self._failure or exc
+            return
         except (OtelLLMError, ValueError, TypeError, AttributeError) as exc:
             logger.debug("otel_llm: skipped an unreadable stream item: %s", exc)
             return
@@ -66,6 +70,7 @@ class ChunkFolder:
         if self._ended:
             return
         self._ended = True
+        error = error or self._failure
         if error is None:
             self._call.record_response(self._accumulator.response())
         self._call.end(error)
