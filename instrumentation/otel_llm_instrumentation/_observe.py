@@ -16,7 +16,7 @@ import dataclasses
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any, Final
@@ -111,21 +111,38 @@ class ObservedCall:
 
     def end(self, error: BaseException | None) -> None:
         """Close the span (with `error`, if the call failed)."""
-        self.returned()
+        self.returned()  # first: whatever happens next, the context is no longer marked
         self.recorder.end(error)
 
     def record_chat(self, result: object) -> None:
         """Record a chat result, whatever its shape; never raises."""
-        response = self.parse_chat(result)
-        if response is not None:
-            self.recorder.record_response(response)
+        with self._guard("a chat result"):
+            response = self.parse_chat(result)
+            if response is not None:
+                self.recorder.record_response(response)
 
     def record_response(self, response: ChatResponse) -> None:
-        """Record an already parsed chat response (a finished stream's), pricing it first."""
-        self.recorder.record_response(self.priced(response))
+        """Record an already parsed chat response (a finished stream's), pricing it first; never raises."""
+        with self._guard("a chat response"):
+            self.recorder.record_response(self.priced(response))
 
     def record_embeddings(self, result: object) -> None:
         """Record an embeddings result, whatever its shape; never raises."""
+        with self._guard("an embeddings result"):
+            self._record_embeddings(result)
+
+    @contextlib.contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        # Telemetry never breaks the observed call, and a failed recording must not skip `end()`, which
+        # also clears the "observing" mark. Strict mode (the test suite) re-raises, to be seen.
+        try:
+            yield
+        except Exception:
+            if self.recorder.strict:
+                raise
+            logger.debug("otel_llm: could not record %s", what, exc_info=True)
+
+    def _record_embeddings(self, result: object) -> None:
         if not isinstance(self.request, EmbeddingsRequest):
             return
         parser = parser_for(self.endpoint)

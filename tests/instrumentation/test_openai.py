@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import gc
+import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx2
 import openai
+import pydantic
 import pytest
 from openai.resources.chat.completions import AsyncCompletions, Completions
-from openai.resources.embeddings import Embeddings
+from openai.resources.embeddings import AsyncEmbeddings, Embeddings
+from openai.resources.responses import AsyncResponses, Responses
 from openai.types.chat import ChatCompletionMessageParam
 from otel_llm_instrumentation.openai import OpenAIInstrumentor
 
@@ -128,15 +133,16 @@ async def test_the_async_client_is_observed(server: FakeProviderServer, instrume
 
 
 def test_uninstrument_restores_the_originals_exactly() -> None:
-    owners = (Completions, AsyncCompletions, Embeddings)
-    originals = [vars(owner)["create"] for owner in owners]
+    methods = [
+        (owner, name) for owner in (Completions, AsyncCompletions) for name in ("create", "parse", "stream")
+    ] + [(owner, "create") for owner in (Responses, AsyncResponses, Embeddings, AsyncEmbeddings)]
+    originals = [vars(owner)[name] for owner, name in methods]
     instrumentor = OpenAIInstrumentor()
     instrumentor.instrument(skip_dep_check=True)
-    assert all(
-        vars(owner)["create"] is not original for owner, original in zip(owners, originals, strict=True)
-    )
+    wrapped = [vars(owner)[name] for owner, name in methods]
+    assert all(now is not was for now, was in zip(wrapped, originals, strict=True))
     instrumentor.uninstrument()
-    assert all(vars(owner)["create"] is original for owner, original in zip(owners, originals, strict=True))
+    assert all(vars(owner)[name] is was for (owner, name), was in zip(methods, originals, strict=True))
 
 
 def test_compatible_endpoints_report_their_own_provider(instrumented: Captured) -> None:
@@ -147,3 +153,287 @@ def test_compatible_endpoints_report_their_own_provider(instrumented: Captured) 
     assert endpoint_for("http://localhost:11434/v1", "openai").semconv_name == "ollama"
     assert endpoint_for("http://gpu-box:8000/v1", "openai").semconv_name == "gpu-box"
     assert endpoint_for("https://api.openai.com/v1", "openai").semconv_name == "openai"
+
+
+class Answer(pydantic.BaseModel):
+    answer: str
+
+
+def chat_spans(captured: Captured) -> list[dict[str, Any]]:
+    spans = [s for s in captured.spans() if s.name.startswith("chat ")]
+    assert all(s.end_time is not None for s in spans)
+    return [dict(s.attributes or {}) for s in spans]
+
+
+def test_parse_is_recorded_once_with_its_schema(server: FakeProviderServer, instrumented: Captured) -> None:
+    server.set_behavior("openai", Behavior(text='{"answer": "hi"}'))
+    with sdk(server) as client:
+        reply = client.chat.completions.parse(model=MODEL, messages=USER, response_format=Answer)
+    assert reply.choices[0].message.parsed == Answer(answer="hi")
+    [span] = chat_spans(instrumented)
+    assert span[inst.REQUEST_MODEL] == MODEL
+    assert span["gen_ai.output.type"] == "json"
+    assert span["gen_ai.response.finish_reasons"] == ("stop",)
+    assert span["gen_ai.usage.output_tokens"] > 0
+
+
+def test_the_stream_helper_is_one_span_however_it_is_consumed(
+    server: FakeProviderServer, instrumented: Captured
+) -> None:
+    with sdk(server) as client:
+        with client.chat.completions.stream(model=MODEL, messages=USER) as stream:
+            events = list(stream)
+        assert next(e for e in events if e.type == "content.done").content == "Hello there"
+        assert not [e for e in events if e.type == "chunk" and not e.chunk.choices]  # usage chunk hidden
+        with client.chat.completions.stream(model=MODEL, messages=USER) as stream:
+            final = stream.get_final_completion()
+        assert final.choices[0].message.content == "Hello there"
+    spans = chat_spans(instrumented)
+    assert len(spans) == 2
+    for span in spans:
+        assert span["gen_ai.usage.output_tokens"] > 0 and "otel_llm.usage.estimated" not in span
+        assert span["gen_ai.response.finish_reasons"] == ("stop",)
+        assert "gen_ai.response.time_to_first_chunk" in span
+
+
+def test_a_stream_helper_left_early_ends_its_span(server: FakeProviderServer, instrumented: Captured) -> None:
+    with sdk(server) as client:
+        with client.chat.completions.stream(model=MODEL, messages=USER) as stream:
+            next(iter(stream))
+            assert instrumented.spans() == []  # still open inside the block
+        assert len(chat_spans(instrumented)) == 1
+
+
+def test_an_unentered_stream_helper_records_nothing(
+    server: FakeProviderServer, instrumented: Captured
+) -> None:
+    with sdk(server) as client:
+        client.chat.completions.stream(model=MODEL, messages=USER)
+    assert instrumented.spans() == []
+
+
+def test_stream_helper_errors_are_recorded(server: FakeProviderServer, instrumented: Captured) -> None:
+    server.enqueue("openai", Behavior(status=429))
+    with (
+        sdk(server) as client,
+        pytest.raises(openai.RateLimitError),
+        client.chat.completions.stream(model=MODEL, messages=USER),
+    ):
+        pass
+    [span] = instrumented.spans()
+    assert (span.attributes or {})["error.type"] == "openai.RateLimitError"
+
+
+def test_a_dropped_stream_ends_its_span(server: FakeProviderServer, instrumented: Captured) -> None:
+    with sdk(server) as client:
+        stream = client.chat.completions.create(model=MODEL, messages=USER, stream=True)
+        next(iter(stream))
+        del stream
+        gc.collect()
+        assert len(chat_spans(instrumented)) == 1
+
+
+@pytest.mark.anyio
+async def test_the_async_helpers_are_observed_once(
+    server: FakeProviderServer, instrumented: Captured
+) -> None:
+    server.set_behavior("openai", Behavior(text='{"answer": "hi"}'))
+    async with openai.AsyncOpenAI(
+        base_url=server.base_url("openai"), api_key="sk-test", max_retries=0
+    ) as client:
+        reply = await client.chat.completions.parse(model=MODEL, messages=USER, response_format=Answer)
+        assert reply.choices[0].message.parsed == Answer(answer="hi")
+        async with client.chat.completions.stream(model=MODEL, messages=USER) as stream:
+            final = await stream.get_final_completion()
+        assert final.choices[0].message.content == '{"answer": "hi"}'
+        async with client.chat.completions.stream(model=MODEL, messages=USER) as stream:
+            await stream.__anext__()  # left early
+    spans = chat_spans(instrumented)
+    assert len(spans) == 3
+    assert spans[1]["gen_ai.usage.output_tokens"] > 0 and "otel_llm.usage.estimated" not in spans[1]
+
+
+# The fake provider server has no Responses API route: its wire shapes are written here.
+
+RESPONSE: dict[str, Any] = {
+    "id": "resp_123",
+    "object": "response",
+    "created_at": 1_700_000_000,
+    "model": "gpt-4o-mini-2024-07-18",
+    "status": "completed",
+    "incomplete_details": None,
+    "error": None,
+    "instructions": "Be brief.",
+    "output": [
+        {
+            "type": "message",
+            "id": "msg_1",
+            "status": "completed",
+            "role": "assistant",
+            "content": [
+                {"type": "output_text", "text": "Hello ", "annotations": []},
+                {"type": "output_text", "text": "there", "annotations": []},
+            ],
+        }
+    ],
+    "parallel_tool_calls": True,
+    "tool_choice": "auto",
+    "tools": [],
+    "usage": {
+        "input_tokens": 12,
+        "input_tokens_details": {"cached_tokens": 4},
+        "output_tokens": 7,
+        "output_tokens_details": {"reasoning_tokens": 2},
+        "total_tokens": 19,
+    },
+}
+
+
+def sse(response: dict[str, Any]) -> bytes:
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": {**response, "status": "in_progress", "output": []}},
+        *(
+            {
+                "type": "response.output_text.delta",
+                "item_id": "msg_1",
+                "output_index": 0,
+                "content_index": 0,
+                "delta": delta,
+                "sequence_number": n,
+            }
+            for n, delta in enumerate(("Hello ", "there"), start=1)
+        ),
+        {"type": "response.completed", "response": response, "sequence_number": 3},
+    ]
+    return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events).encode()
+
+
+Handler = Callable[[httpx2.Request], httpx2.Response]
+
+
+def responses_handler(response: dict[str, Any], *, status: int = 200) -> Handler:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        assert request.url.path == "/v1/responses"
+        if status != 200:
+            return httpx2.Response(status, json={"error": {"message": "slow down", "type": "rate_limit"}})
+        if json.loads(request.content).get("stream"):
+            return httpx2.Response(200, content=sse(response), headers={"content-type": "text/event-stream"})
+        return httpx2.Response(200, json=response)
+
+    return handler
+
+
+def responses_sdk(handler: Handler) -> openai.OpenAI:
+    return openai.OpenAI(
+        api_key="sk-test", max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(handler))
+    )
+
+
+def test_a_responses_call_is_recorded(instrumented: Captured) -> None:
+    with responses_sdk(responses_handler(RESPONSE)) as client:
+        reply = client.responses.create(model=MODEL, input="hi", instructions="Be brief.")
+    assert reply.output_text == "Hello there"
+    [span] = chat_spans(instrumented)
+    assert span[inst.PROVIDER_NAME] == "openai"
+    assert span[inst.REQUEST_MODEL] == MODEL
+    assert span["gen_ai.response.model"] == "gpt-4o-mini-2024-07-18"
+    assert span["gen_ai.response.id"] == "resp_123"
+    assert span["gen_ai.response.finish_reasons"] == ("stop",)
+    assert span["gen_ai.usage.input_tokens"] == 12
+    assert span["gen_ai.usage.output_tokens"] == 7
+    assert span["gen_ai.usage.cache_read.input_tokens"] == 4
+    assert span["gen_ai.usage.reasoning.output_tokens"] == 2
+    assert "otel_llm.usage.estimated" not in span
+
+
+def test_a_responses_tool_call_and_its_request_shapes_are_read() -> None:
+    from otel_llm_instrumentation.openai import _responses_reply, _responses_request
+
+    call = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "f", "arguments": "{}"}
+    reply = _responses_reply({**RESPONSE, "output": [call], "output_text": None})
+    assert (reply.text, reply.finish_reasons, reply.usage.input_tokens) == ("", ("tool_call",), 12)
+    request = _responses_request(
+        MODEL,
+        {
+            "instructions": "Be brief.",
+            "input": [
+                {"role": "developer", "content": "Answer in French."},
+                {"role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+                call,
+                {"type": "function_call_output", "call_id": "call_1", "output": "42"},
+            ],
+            "max_output_tokens": 50,
+            "text": {"format": {"type": "json_schema", "name": "answer", "schema": {"type": "object"}}},
+            "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}],
+            "stream": True,
+        },
+    )
+    assert [(m.role, m.content) for m in request.messages] == [
+        ("system", "Be brief."),
+        ("system", "Answer in French."),
+        ("user", "hi"),
+        ("tool", "42"),
+    ]
+    assert request.max_tokens == 50 and request.stream and request.response_format is not None
+    assert [tool.name for tool in request.tools] == ["f"]
+
+
+def test_an_incomplete_response_reports_why(instrumented: Captured) -> None:
+    incomplete = {**RESPONSE, "status": "incomplete", "incomplete_details": {"reason": "max_output_tokens"}}
+    with responses_sdk(responses_handler(incomplete)) as client:
+        client.responses.create(
+            model=MODEL, input=[{"role": "user", "content": [{"type": "input_text", "text": "hi"}]}]
+        )
+    [span] = chat_spans(instrumented)
+    assert span["gen_ai.response.finish_reasons"] == ("length",)
+
+
+def test_a_responses_stream_is_folded(instrumented: Captured) -> None:
+    with responses_sdk(responses_handler(RESPONSE)) as client:
+        events = list(client.responses.create(model=MODEL, input="hi", stream=True))
+    assert [e.type for e in events][-1] == "response.completed"
+    [span] = chat_spans(instrumented)
+    assert span["gen_ai.response.finish_reasons"] == ("stop",)
+    assert span["gen_ai.usage.input_tokens"] == 12 and span["gen_ai.usage.output_tokens"] == 7
+    assert span["gen_ai.response.id"] == "resp_123"
+    assert "gen_ai.response.time_to_first_chunk" in span
+
+
+def test_a_responses_stream_left_early_ends_its_span(instrumented: Captured) -> None:
+    with (
+        responses_sdk(responses_handler(RESPONSE)) as client,
+        client.responses.create(model=MODEL, input="hi", stream=True) as stream,
+    ):
+        next(iter(stream))
+    assert len(chat_spans(instrumented)) == 1
+
+
+def test_responses_errors_are_recorded(instrumented: Captured) -> None:
+    with (
+        responses_sdk(responses_handler(RESPONSE, status=429)) as client,
+        pytest.raises(openai.RateLimitError),
+    ):
+        client.responses.create(model=MODEL, input="hi")
+    [span] = instrumented.spans()
+    assert (span.attributes or {})["error.type"] == "openai.RateLimitError"
+
+
+@pytest.mark.anyio
+async def test_the_async_responses_api_is_observed(instrumented: Captured) -> None:
+    handler = responses_handler(RESPONSE)
+
+    async def async_handler(request: httpx2.Request) -> httpx2.Response:
+        await request.aread()
+        return handler(request)
+
+    async with openai.AsyncOpenAI(
+        api_key="sk-test",
+        max_retries=0,
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(async_handler)),
+    ) as client:
+        await client.responses.create(model=MODEL, input="hi")
+        stream = await client.responses.create(model=MODEL, input="hi", stream=True)
+        assert [event async for event in stream]
+    spans = chat_spans(instrumented)
+    assert len(spans) == 2
+    assert all(span["gen_ai.usage.output_tokens"] == 7 for span in spans)

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 import otel_llm
 from tests.conftest import Captured
 
-OVERLOADED = {"error": {"message": "busy", "type": "server_error", "code": "server_is_overloaded"}}
+OVERLOADED: dict[str, object] = {
+    "error": {"message": "busy", "type": "server_error", "code": "server_is_overloaded"}
+}
 
 
 def test_an_error_event_in_a_stream_is_recorded_as_the_calls_error(captured: Captured) -> None:
