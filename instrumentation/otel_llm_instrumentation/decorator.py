@@ -7,6 +7,9 @@ the routing client's own parsers for the provider's wire format — a dict, a JS
 `httpx.Response`, a `requests.Response`, an official SDK object, a plain text answer — or by your
 `extract` function.
 
+Optionally it protects the call as the routing client protects its own (`retry=`, `breaker=`,
+`timeout=`, `budget=`): see `llm_call`. Without those options nothing else runs.
+
 Example:
     >>> @otel_llm.llm_call(provider="openai", model="gpt-4o-mini")
     ... def summarise(text: str) -> dict:
@@ -17,20 +20,35 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, TypeVar
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 import wrapt
 
 from otel_llm import providers
+from otel_llm._breaker import Clock
 from otel_llm._exceptions import ConfigurationError
 from otel_llm._inputs import parse_messages
-from otel_llm._types import ChatRequest, EmbeddingsRequest
+from otel_llm._policies import RetryPolicy
+from otel_llm._types import ChatRequest, EmbeddingsRequest, Route
 from otel_llm.telemetry import MeterProvider, TracerProvider
 from otel_llm.telemetry._handler import Telemetry
 from otel_llm_instrumentation._endpoints import Endpoint
 from otel_llm_instrumentation._observe import ObservedCall, integer_or_none, number_or_none, observing
+from otel_llm_instrumentation._resilience import (
+    Resilience,
+    SleepFunction,
+    reserve,
+    resilience,
+    run,
+    run_async,
+    settle,
+)
 from otel_llm_instrumentation._streams import ChunkFolder
+
+if TYPE_CHECKING:
+    from otel_llm._budget import BudgetLedger
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,6 +72,12 @@ def llm_call(
     extract: Callable[[Any], Any] | None = None,
     tracer_provider: TracerProvider | None = None,
     meter_provider: MeterProvider | None = None,
+    retry: RetryPolicy | None = None,
+    breaker: str | None = None,
+    timeout: float | None = None,
+    budget: BudgetLedger | None = None,
+    clock: Clock | None = None,
+    sleep: SleepFunction | None = None,
 ) -> Callable[[F], F]:
     """Record each call of the decorated function as a GenAI call to `provider`.
 
@@ -69,9 +93,32 @@ def llm_call(
             a `ChatResponse`, a mapping in the provider's wire format, or a JSON string.
         tracer_provider: Tracer provider; default: the global one.
         meter_provider: Meter provider; default: the global one.
+        retry: Retry the function on the errors `retry` retries (rate limits, overload, 5xx, timeouts,
+            connection failures), as the routing client retries a route. Besides `otel_llm` errors, HTTP
+            errors (httpx, requests, SDK exceptions with a `status_code`) are read by status, and timeouts
+            and connection errors (httpx, requests, SDKs, builtins) as such; any other exception is not
+            retried. When the call finally fails, the function's last exception is raised as it was.
+        breaker: Circuit breaker key, `"provider"` or `"provider:model"`: every function decorated with the
+            same key shares the breakers, which count the call's outcomes as the routing client's do.
+        timeout: Seconds for the whole call, retries and sleeps included: no attempt or sleep starts
+            after it (a running attempt is not interrupted).
+        budget: Budgets the call counts against: its worst-case cost is reserved before the function runs
+            and settled with the recorded cost afterwards (released if it fails).
+        clock: Monotonic clock for `timeout` and retries; default: `time.monotonic`.
+        sleep: Sleep between retries; default: `time.sleep`, `asyncio.sleep` for coroutine functions.
 
     Raises:
-        ConfigurationError: The provider is unknown and has no `base_url`, or `operation` is invalid.
+        ConfigurationError: The provider is unknown and has no `base_url`, `operation` is invalid,
+            `timeout` is not positive, or `retry`, `breaker`, `timeout` or `budget` is given for a
+            generator (streams are only observed).
+        CircuitOpenError: (from a call) The breaker is open; the function did not run.
+        BudgetExceededError: (from a call) A budget's hard limit would be exceeded; the function did
+            not run.
+
+    Example:
+        >>> @otel_llm.llm_call(provider="openai", model="gpt-4o-mini", retry=otel_llm.RetryPolicy(),
+        ...                    breaker="openai", timeout=30)
+        ... def summarise(text: str) -> dict: ...
     """
     if operation not in ("chat", "embeddings"):
         raise ConfigurationError("operation", "expected 'chat' or 'embeddings'")
@@ -80,22 +127,38 @@ def llm_call(
     if tracer_provider is not None or meter_provider is not None:
         own = Telemetry(tracer_provider=tracer_provider, meter_provider=meter_provider)
 
+    def telemetry() -> Telemetry:
+        return own or _default_telemetry()
+
     def observe(kwargs: Mapping[str, Any]) -> ObservedCall:
-        return ObservedCall(own or _default_telemetry(), endpoint, _request(operation, model, kwargs))
+        return ObservedCall(telemetry(), endpoint, _request(operation, model, kwargs))
 
     def read(result: Any) -> Any:
         return extract(result) if extract is not None else result
 
-    def finish(call: ObservedCall, result: Any) -> None:
+    def finish(call: ObservedCall, result: Any) -> Decimal | None:
+        """Record the result; its cost, where known (for budgets)."""
         if operation == "embeddings":
             call.record_embeddings(read(result))
-        else:
-            call.record_chat(read(result))
+            return None  # unknown here: a budget keeps the reserved worst case as spent
+        response = call.parse_chat(read(result))
+        if response is None:
+            return None
+        call.recorder.record_response(response)
+        return response.cost_usd
+
+    guard = resilience(retry=retry, breaker=breaker, timeout=timeout, budget=budget, clock=clock, sleep=sleep)
 
     @wrapt.decorator  # keeps the signature, and works on methods too
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: Sequence[Any], kwargs: Mapping[str, Any]
     ) -> Any:
+        if guard is not None:
+            # Nested under an observed call, the outer layer records (and bills) it; the protection applies.
+            nested = Route(endpoint.key, _model_name(model, kwargs)) if observing() else None
+            return _guarded(
+                guard, wrapped, args, kwargs, nested, lambda: (observe(kwargs), telemetry()), finish
+            )
         if observing():
             return wrapped(*args, **kwargs)  # an outer layer records this call
         if inspect.isasyncgenfunction(wrapped):
@@ -109,7 +172,67 @@ def llm_call(
             finish(call, result)
             return result
 
-    return wrapper  # type: ignore[return-value]  # wrapt returns the function itself, wrapped
+    if guard is None:
+        return wrapper  # type: ignore[return-value]  # wrapt returns the function itself, wrapped
+
+    def decorate(function: F) -> F:
+        target = getattr(function, "__func__", function)  # a staticmethod or classmethod object
+        if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
+            raise ConfigurationError(
+                "retry", "retry, breaker, timeout and budget apply to functions, not streams"
+            )
+        return wrapper(function)  # type: ignore[return-value]  # wrapt returns the function, wrapped
+
+    return decorate
+
+
+def _guarded(
+    guard: Resilience,
+    wrapped: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    nested: Route | None,
+    observe: Callable[[], tuple[ObservedCall, Telemetry]],
+    finish: Callable[[ObservedCall, Any], Decimal | None],
+) -> Any:
+    """A call under retries, breaker, deadline and budgets (the function is no generator)."""
+    if inspect.iscoroutinefunction(wrapped):
+        return _guarded_coroutine(guard, wrapped, args, kwargs, nested, observe, finish)
+    if nested is not None:
+        return run(guard, None, nested, lambda: wrapped(*args, **kwargs))
+    call, telemetry = observe()
+    with call:
+        reservation = reserve(guard, call, telemetry)
+        try:
+            result = run(guard, call, call.route, lambda: wrapped(*args, **kwargs))
+        except BaseException:
+            settle(guard, reservation, None, failed=True)
+            raise
+        settle(guard, reservation, finish(call, result), failed=False)
+        return result
+
+
+async def _guarded_coroutine(
+    guard: Resilience,
+    wrapped: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    nested: Route | None,
+    observe: Callable[[], tuple[ObservedCall, Telemetry]],
+    finish: Callable[[ObservedCall, Any], Decimal | None],
+) -> Any:
+    if nested is not None:
+        return await run_async(guard, None, nested, lambda: wrapped(*args, **kwargs))
+    call, telemetry = observe()
+    with call:
+        reservation = reserve(guard, call, telemetry)
+        try:
+            result = await run_async(guard, call, call.route, lambda: wrapped(*args, **kwargs))
+        except BaseException:
+            settle(guard, reservation, None, failed=True)
+            raise
+        settle(guard, reservation, finish(call, result), failed=False)
+        return result
 
 
 async def _coroutine(
@@ -117,7 +240,7 @@ async def _coroutine(
     args: Sequence[Any],
     kwargs: Mapping[str, Any],
     call: ObservedCall,
-    finish: Callable[[ObservedCall, Any], None],
+    finish: Callable[[ObservedCall, Any], object],
 ) -> Any:
     with call:
         result = await wrapped(*args, **kwargs)
@@ -191,7 +314,7 @@ def _endpoint(provider: str, base_url: str | None, wire: str | None) -> Endpoint
 
 def _request(operation: str, model: str | None, kwargs: Mapping[str, Any]) -> ChatRequest | EmbeddingsRequest:
     """The call as the routing client would have described it, from the function's keyword arguments."""
-    name = str(model or kwargs.get("model") or "unknown")
+    name = _model_name(model, kwargs)
     if operation == "embeddings":
         inputs = kwargs.get("input", kwargs.get("inputs", ()))
         return EmbeddingsRequest(model=name, inputs=(inputs,) if isinstance(inputs, str) else tuple(inputs))
@@ -208,6 +331,10 @@ def _request(operation: str, model: str | None, kwargs: Mapping[str, Any]) -> Ch
         max_tokens=integer_or_none(kwargs.get("max_tokens")),
         stream=bool(kwargs.get("stream", False)),
     )
+
+
+def _model_name(model: str | None, kwargs: Mapping[str, Any]) -> str:
+    return str(model or kwargs.get("model") or "unknown")
 
 
 def _default_telemetry() -> Telemetry:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import httpx
 import pytest
+import requests  # installed with the official clients (google-auth); legacy code's favourite
 from opentelemetry.trace import StatusCode
 
 import otel_llm
+from otel_llm.budgets import Budget, BudgetLedger
+from otel_llm.policies import Exponential
 from otel_llm.telemetry import _instruments as inst
-from tests.conftest import Captured, new_captured
+from tests.conftest import Captured, FakeClock, new_captured
 from tests.wire import PROVIDERS, openai_body
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -156,3 +160,299 @@ def test_nested_layers_record_one_call(captured: Captured) -> None:
 
     outer()
     assert len(captured.spans()) == 1
+
+
+# --- resilience: retry=, breaker=, timeout=, budget= ---------------------------------------------------
+
+
+def http_error(status: int, headers: dict[str, str] | None = None) -> httpx.HTTPStatusError:
+    request = httpx.Request("POST", "https://api.openai.com/v1/chat/completions")
+    response = httpx.Response(status, headers=headers, request=request)
+    return httpx.HTTPStatusError(f"HTTP {status}", request=request, response=response)
+
+
+class SDKError(Exception):
+    """Like an SDK's status error: a `status_code` attribute, no httpx response."""
+
+    def __init__(self, status_code: int) -> None:
+        super().__init__(f"status {status_code}")
+        self.status_code = status_code
+
+
+class APIConnectionError(Exception):
+    """Named like the official SDKs' (openai, anthropic, ...) transport errors, which carry no status."""
+
+
+class APITimeoutError(APIConnectionError):
+    pass
+
+
+def retrying(clock: FakeClock, attempts: int = 3) -> dict[str, Any]:
+    policy = otel_llm.RetryPolicy(stop=otel_llm.StopAfterAttempts(attempts), backoff=Exponential(1.0))
+    return {"retry": policy, "clock": clock, "sleep": clock.sleep}
+
+
+def requests_error(status: int) -> requests.HTTPError:
+    response = requests.Response()
+    response.status_code = status
+    return requests.HTTPError(f"HTTP {status}", response=response)
+
+
+@pytest.mark.parametrize(
+    "errors",
+    [
+        [http_error(429), http_error(503)],
+        [SDKError(429), SDKError(500)],
+        [requests_error(429), requests.ConnectionError("reset")],
+        [TimeoutError("slow"), ConnectionError("refused")],
+        [httpx.ReadTimeout("slow"), otel_llm.RateLimitError("429", provider="openai", model="m")],
+        [APITimeoutError("slow"), APIConnectionError("reset")],
+    ],
+    ids=["httpx", "sdk-status", "requests", "builtin", "mixed", "sdk-transport"],
+)
+def test_transient_errors_are_retried_after_a_backoff(
+    captured: Captured, clock: FakeClock, errors: list[Exception]
+) -> None:
+    pending = list(errors)
+
+    @decorated(captured, model="gpt-4o-mini", **retrying(clock))
+    def legacy() -> dict[str, object]:
+        if pending:
+            raise pending.pop(0)
+        return openai_body()
+
+    assert legacy() == openai_body()
+    assert clock.sleeps == [1.0, 2.0]
+    call = captured.span("chat gpt-4o-mini")
+    assert call.status.status_code is not StatusCode.ERROR
+    assert [e.name for e in call.events].count("otel_llm.retry") == 2
+    attempts = [s for s in captured.spans() if s.name == "otel_llm.attempt"]
+    assert len(attempts) == 3 and all(s.parent is not None for s in attempts)
+
+
+def test_a_retry_after_hint_replaces_the_backoff(captured: Captured, clock: FakeClock) -> None:
+    pending = [http_error(429, {"retry-after-ms": "250"})]
+
+    @decorated(captured, model="gpt-4o-mini", **retrying(clock))
+    def legacy() -> dict[str, object]:
+        if pending:
+            raise pending.pop(0)
+        return openai_body()
+
+    legacy()
+    assert clock.sleeps == [0.25]
+
+
+@pytest.mark.parametrize(
+    "error", [http_error(400), SDKError(401), ValueError("a bug")], ids=["400", "401", "unknown"]
+)
+def test_request_errors_and_unknown_exceptions_fail_fast(
+    captured: Captured, clock: FakeClock, error: Exception
+) -> None:
+    calls = 0
+
+    @decorated(captured, model="gpt-4o-mini", **retrying(clock))
+    def legacy() -> None:
+        nonlocal calls
+        calls += 1
+        raise error
+
+    with pytest.raises(type(error)) as info:
+        legacy()
+    assert info.value is error and calls == 1 and clock.sleeps == []
+    assert captured.span("chat gpt-4o-mini").status.status_code is StatusCode.ERROR
+
+
+def test_the_last_original_exception_is_raised_after_the_retries(
+    captured: Captured, clock: FakeClock
+) -> None:
+    raised: list[ConnectionError] = []
+
+    @decorated(captured, model="gpt-4o-mini", **retrying(clock))
+    def legacy() -> None:
+        raised.append(ConnectionError(f"refused {len(raised)}"))
+        raise raised[-1]
+
+    with pytest.raises(ConnectionError) as info:
+        legacy()
+    assert type(info.value) is ConnectionError and info.value is raised[-1] and len(raised) == 3
+    assert info.value.__context__ is None and info.value.__cause__ is None  # nothing chained on
+    assert info.traceback[-1].name == "legacy"  # the original frame is still on top
+    call = captured.span("chat gpt-4o-mini")
+    assert (call.attributes or {})["error.type"] == "builtins.ConnectionError"
+
+
+def test_the_deadline_stops_retries(captured: Captured, clock: FakeClock) -> None:
+    calls = 0
+
+    @decorated(captured, model="gpt-4o-mini", timeout=2.5, **retrying(clock, attempts=10))
+    def legacy() -> None:
+        nonlocal calls
+        calls += 1
+        raise http_error(503)
+
+    with pytest.raises(httpx.HTTPStatusError):
+        legacy()
+    # Slept 1 s after the first attempt; the next backoff (2 s) would end past the deadline.
+    assert calls == 2 and clock.sleeps == [1.0]
+
+
+def test_no_attempt_starts_after_the_deadline(captured: Captured, clock: FakeClock) -> None:
+    calls = 0
+
+    @decorated(captured, model="gpt-4o-mini", timeout=5.0, **retrying(clock, attempts=10))
+    def legacy() -> None:
+        nonlocal calls
+        calls += 1
+        clock.now += 6.0  # a slow attempt eats the whole deadline
+        raise http_error(503)
+
+    with pytest.raises(httpx.HTTPStatusError):
+        legacy()
+    assert calls == 1 and clock.sleeps == []
+
+
+def test_an_open_breaker_refuses_calls_without_running_the_function(
+    captured: Captured, clock: FakeClock
+) -> None:
+    calls = 0
+
+    @decorated(captured, model="gpt-4o-mini", breaker="openai:gpt-4o-mini", clock=clock)
+    def legacy() -> None:
+        nonlocal calls
+        calls += 1
+        raise http_error(503)
+
+    @decorated(captured, model="gpt-4o-mini", breaker="openai:gpt-4o-mini", clock=clock)
+    def sibling() -> dict[str, object]:
+        return openai_body()
+
+    for _ in range(otel_llm.BreakerPolicy().failure_threshold):
+        with pytest.raises(httpx.HTTPStatusError):
+            legacy()
+    with pytest.raises(otel_llm.CircuitOpenError) as info:
+        legacy()
+    assert calls == otel_llm.BreakerPolicy().failure_threshold
+    assert info.value.provider == "openai:gpt-4o-mini" and info.value.retry_at > clock.now
+    with pytest.raises(otel_llm.CircuitOpenError):
+        sibling()  # the same key shares the breaker
+    refused = captured.spans()[-1]
+    assert (refused.attributes or {})["error.type"] == "circuit_open"
+
+    clock.now = info.value.retry_at + 1  # recovered: a probe is admitted and closes the breaker
+    assert sibling() == openai_body()
+    assert sibling() == openai_body()
+
+
+def test_request_errors_do_not_open_the_breaker(captured: Captured, clock: FakeClock) -> None:
+    @decorated(captured, model="gpt-4o-mini", breaker="openai", clock=clock)
+    def legacy() -> None:
+        raise http_error(400)
+
+    for _ in range(otel_llm.BreakerPolicy().failure_threshold + 2):
+        with pytest.raises(httpx.HTTPStatusError):
+            legacy()
+
+
+def test_a_budget_refuses_before_the_function_runs(captured: Captured) -> None:
+    ledger = BudgetLedger([Budget("tiny", limit_usd=Decimal("0.000001"), period="day")])
+    calls = 0
+
+    @decorated(captured, model="gpt-4o-mini", budget=ledger)
+    def legacy(messages: list[dict[str, str]]) -> dict[str, object]:
+        nonlocal calls
+        calls += 1
+        return openai_body()
+
+    with pytest.raises(otel_llm.BudgetExceededError):
+        legacy(messages=USER)
+    assert calls == 0 and ledger.open_reservations == 0
+    call = captured.span("chat gpt-4o-mini")
+    assert (call.attributes or {})["error.type"] == "budget_exceeded"
+
+
+def test_a_budget_is_settled_with_the_recorded_cost(captured: Captured) -> None:
+    ledger = BudgetLedger([Budget("daily", limit_usd=Decimal("10"), period="day")])
+
+    @decorated(captured, model="gpt-4o-mini", budget=ledger)
+    def legacy(messages: list[dict[str, str]]) -> dict[str, object]:
+        return openai_body()
+
+    legacy(messages=USER)
+    [status] = ledger.status()
+    cost = captured.span("chat gpt-4o-mini").attributes or {}
+    assert ledger.open_reservations == 0
+    assert status.spent_usd > 0 and float(status.spent_usd) == pytest.approx(cost["otel_llm.cost.usd"])
+
+
+def test_a_failed_call_releases_its_reservation(captured: Captured) -> None:
+    ledger = BudgetLedger([Budget("daily", limit_usd=Decimal("10"), period="day")])
+
+    @decorated(captured, model="gpt-4o-mini", budget=ledger)
+    def legacy(messages: list[dict[str, str]]) -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        legacy(messages=USER)
+    [status] = ledger.status()
+    assert ledger.open_reservations == 0 and status.spent_usd == 0
+
+
+@pytest.mark.anyio
+async def test_coroutines_are_retried_with_an_async_sleep(captured: Captured, clock: FakeClock) -> None:
+    pending: list[Exception] = [http_error(429)]
+    raised: list[ConnectionError] = []
+    policy = otel_llm.RetryPolicy(stop=otel_llm.StopAfterAttempts(2), backoff=Exponential(1.0))
+
+    @decorated(captured, model="gpt-4o-mini", retry=policy, clock=clock, sleep=clock.async_sleep)
+    async def answer() -> dict[str, object]:
+        if pending:
+            raise pending.pop(0)
+        return openai_body()
+
+    @decorated(captured, model="gpt-4o-mini", retry=policy, clock=clock, sleep=clock.async_sleep)
+    async def failing() -> None:
+        raised.append(ConnectionError("refused"))
+        raise raised[-1]
+
+    assert await answer() == openai_body()
+    with pytest.raises(ConnectionError) as info:
+        await failing()
+    assert info.value is raised[-1] and len(raised) == 2
+    assert info.traceback[-1].name == "failing"
+    assert clock.sleeps == [1.0, 1.0]
+
+
+def test_nested_under_an_observed_call_the_protection_still_applies(
+    captured: Captured, clock: FakeClock
+) -> None:
+    pending = [http_error(503)]
+
+    @decorated(captured, model="gpt-4o-mini", **retrying(clock))
+    def inner() -> dict[str, object]:
+        if pending:
+            raise pending.pop(0)
+        return openai_body()
+
+    @decorated(captured, model="gpt-4o-mini")
+    def outer() -> dict[str, object]:
+        return inner()
+
+    assert outer() == openai_body()
+    assert clock.sleeps == [1.0] and len(captured.spans()) == 1
+
+
+@pytest.mark.parametrize(
+    "option", [{"retry": otel_llm.RetryPolicy()}, {"breaker": "openai"}, {"timeout": 1.0}]
+)
+def test_streams_take_no_resilience_options(captured: Captured, option: dict[str, Any]) -> None:
+    def stream() -> Iterator[str]:
+        yield "x"
+
+    with pytest.raises(otel_llm.ConfigurationError):
+        decorated(captured, model="gpt-4o-mini", **option)(stream)
+
+
+def test_an_invalid_timeout_is_rejected() -> None:
+    with pytest.raises(otel_llm.ConfigurationError):
+        otel_llm.llm_call(provider="openai", timeout=0)
