@@ -28,6 +28,7 @@ from otel_llm._base_client import (
 )
 from otel_llm._engine import Attempt, CallPlan, Finish, Sleep
 from otel_llm._exceptions import ProviderError, StreamInterruptedError, map_transport_errors
+from otel_llm._sending import own_send
 from otel_llm._stream_session import OpenedStream, starts_stream, visible
 from otel_llm._structured import ParsedResponse
 from otel_llm._types import (
@@ -270,20 +271,20 @@ class Client(BaseClient):
 
     def _send(self, call: PreparedCall[ChatRequest], action: Attempt) -> ChatResponse:
         provider, request, http_request = self._wire_request(call, action)
-        with map_transport_errors(provider.name, request.model):
+        with map_transport_errors(provider.name, request.model), own_send():
             response = self._http.send(http_request)
         return self._finish_response(provider, request, action.route, response)
 
     def _send_embeddings(self, call: PreparedCall[EmbeddingsRequest], action: Attempt) -> EmbeddingsResponse:
         provider, request, http_request = self._wire_embeddings(call, action)
-        with map_transport_errors(provider.name, request.model):
+        with map_transport_errors(provider.name, request.model), own_send():
             response = self._http.send(http_request)
         return self._finish_embeddings(provider, request, action.route, response)
 
     def _open(self, call: PreparedCall[ChatRequest], action: Attempt) -> OpenedStream[Iterator[bytes]]:
         """Send a streaming attempt and read until its first content chunk: failover is safe until then."""
         provider, request, http_request = self._wire_request(call, action)
-        with map_transport_errors(provider.name, request.model):
+        with map_transport_errors(provider.name, request.model), own_send():
             response = self._http.send(http_request, stream=True)
         try:
             with map_transport_errors(provider.name, request.model):

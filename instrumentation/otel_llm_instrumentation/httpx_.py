@@ -27,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import json
-import sys
 import weakref
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from otel_llm._exceptions import OtelLLMError, ProviderError, map_transport_errors
 from otel_llm._inputs import parse_messages
 from otel_llm._ndjson import NDJSONDecoder
+from otel_llm._sending import sending_own_request
 from otel_llm._sse import SSEDecoder
 from otel_llm._types import ChatRequest, EmbeddingsRequest, Message
 from otel_llm.telemetry._handler import Telemetry
@@ -56,9 +56,6 @@ from otel_llm_instrumentation._streams import ChunkFolder
 
 _INSTRUMENTS: Final = ("httpx >= 0.27",)
 _GEMINI_ACTIONS: Final = ("generateContent", "streamGenerateContent")
-# Modules whose frames sit between a caller and the wrapper; the first frame above them is the sender.
-_PLUMBING: Final = ("httpx", "wrapt", __name__)
-_SENDER_DEPTH: Final = 12
 _ROLES: Final = {"model": "assistant"}  # Gemini's name for the assistant
 
 
@@ -130,24 +127,6 @@ def _on_azure(request: httpx.Request) -> bool:
     return request.url.host.endswith((".openai.azure.com", ".cognitiveservices.azure.com"))
 
 
-def _sent_by_routing_client() -> bool:
-    """Whether the routing client (`otel_llm.Client` / `AsyncClient`) is the sender: it records itself.
-
-    Read from the stack, which holds the sender's frame while `send` is called (also for `AsyncClient`:
-    the wrapper runs when `send(...)` is called, before anything is awaited). Unlike the current span,
-    this holds under any sampler and with the routing client's telemetry off.
-    """
-    frame = sys._getframe(1)
-    for _ in range(_SENDER_DEPTH):
-        module = str(frame.f_globals.get("__name__", ""))
-        if not module.startswith(_PLUMBING):
-            return module.startswith("otel_llm.")
-        if frame.f_back is None:
-            return False
-        frame = frame.f_back
-    return False
-
-
 def _prepare(
     options: _Options, args: tuple[Any, ...], kwargs: Mapping[str, Any]
 ) -> tuple[ObservedCall, _Target] | None:
@@ -156,7 +135,7 @@ def _prepare(
     if not isinstance(request, httpx.Request):
         return None
     target = _recognise(request)
-    if target is None or observing() or _sent_by_routing_client():
+    if target is None or observing() or sending_own_request():  # another layer records it
         return None
     call = _observed_call(options, target, request)
     return None if call is None else (call, target)
@@ -185,7 +164,7 @@ def _async_wrapper(options: _Options) -> Callable[..., Any]:
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        # Decided here, not in the coroutine: the sender's frame is on the stack only now.
+        # Decided here, not in the coroutine: the routing client's mark is set around this call.
         observed = _prepare(options, args, kwargs)
         if observed is None:
             return wrapped(*args, **kwargs)
