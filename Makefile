@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup setup-dev tools lint typecheck unit e2e bench dashboards generate clean
+.PHONY: demo test compat setup setup-dev tools lint typecheck unit e2e bench dashboards generate clean
 
 demo: setup  ## Run the routed demo workload against fake providers (no keys, no services).
 	$(BIN)/python -m otel_llm.demo
@@ -21,9 +21,24 @@ comma := ,
 space := $(subst ,, )
 PURE_CORE := $(subst $(space),$(comma),$(strip $(PURE_CORE_FILES)))
 
-test: setup-dev tools lint typecheck  ## Lint, types, unit and e2e tests (real collector + Prometheus).
+test: setup-dev tools lint typecheck compat  ## Lint, types, unit and e2e tests (real collector + Prometheus).
 	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 	$(BIN)/python -m coverage report --include='$(PURE_CORE)' --fail-under=100
+
+# The instrumentors against the oldest SDK versions we support (the newest are in $(VENV)).
+OLDEST_VENV := .venv-oldest
+OLDEST_SDKS := requirements/oldest-sdks.txt
+
+compat: $(OLDEST_VENV)/.installed  ## Instrumentation tests against the oldest supported SDKs.
+	$(OLDEST_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/instrumentation
+
+$(OLDEST_VENV)/bin/python:
+	$(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+
+$(OLDEST_VENV)/.installed: pyproject.toml $(OLDEST_SDKS) | $(OLDEST_VENV)/bin/python
+	$(OLDEST_VENV)/bin/python -m pip install --quiet -e '.[test]' -r $(OLDEST_SDKS)
+	touch $@
 
 setup: $(VENV)/.runtime-installed
 setup-dev: $(VENV)/.dev-installed
@@ -66,4 +81,4 @@ generate: dashboards  ## Regenerate every generated file (dashboards, the sync c
 	$(BIN)/python scripts/unasync.py
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(OLDEST_VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -164,7 +164,7 @@ def _stream_wrapper(telemetry: Telemetry, names: Mapping[str, str], asynchronous
     return wrapper
 
 
-def _observe_message_stream(message_stream: Any, call: ObservedCall, observed: type) -> Any:
+def _observe_message_stream(message_stream: Any, folder: ChunkFolder, observed: type) -> Any:
     """Observe the raw event stream under a `MessageStream`; the caller gets the SDK's own object.
 
     Every way of consuming a `MessageStream` (iteration, `text_stream`, `get_final_message()`,
@@ -172,7 +172,6 @@ def _observe_message_stream(message_stream: Any, call: ObservedCall, observed: t
     Should a later SDK drop the attribute, the `MessageStream` itself is observed instead (its own
     iteration and closing only; the span still ends when it is collected).
     """
-    folder = ChunkFolder(call, event_type=_event_type)
     raw = getattr(message_stream, "_raw_stream", None)
     if raw is None:
         return observed(message_stream, folder)
@@ -186,6 +185,7 @@ class _ObservedStreamManager(wrapt.ObjectProxy[Any]):
     def __init__(self, wrapped: Any, call: ObservedCall) -> None:
         super().__init__(wrapped)
         self._self_call = call
+        self._self_folder = ChunkFolder(call, event_type=_event_type)
 
     def __enter__(self) -> Any:
         call = self._self_call
@@ -196,10 +196,15 @@ class _ObservedStreamManager(wrapt.ObjectProxy[Any]):
             call.end(exc)
             raise
         call.returned()  # the caller consumes the stream in the `with` block, in its own context
-        return _observe_message_stream(message_stream, call, ObservedStream)
+        return _observe_message_stream(message_stream, self._self_folder, ObservedStream)
 
     def __exit__(self, *exc_info: Any) -> Any:
-        return self.__wrapped__.__exit__(*exc_info)  # closes the stream, which ends the span
+        try:
+            return self.__wrapped__.__exit__(*exc_info)
+        finally:
+            # Older SDKs close the HTTP response, not the raw stream: the span ends here (a no-op when
+            # closing the stream already ended it).
+            self._self_folder.end(None)
 
 
 class _ObservedAsyncStreamManager(wrapt.ObjectProxy[Any]):
@@ -208,6 +213,7 @@ class _ObservedAsyncStreamManager(wrapt.ObjectProxy[Any]):
     def __init__(self, wrapped: Any, call: ObservedCall) -> None:
         super().__init__(wrapped)
         self._self_call = call
+        self._self_folder = ChunkFolder(call, event_type=_event_type)
 
     async def __aenter__(self) -> Any:
         call = self._self_call
@@ -218,10 +224,13 @@ class _ObservedAsyncStreamManager(wrapt.ObjectProxy[Any]):
             call.end(exc)
             raise
         call.returned()
-        return _observe_message_stream(message_stream, call, ObservedAsyncStream)
+        return _observe_message_stream(message_stream, self._self_folder, ObservedAsyncStream)
 
     async def __aexit__(self, *exc_info: Any) -> Any:
-        return await self.__wrapped__.__aexit__(*exc_info)
+        try:
+            return await self.__wrapped__.__aexit__(*exc_info)
+        finally:
+            self._self_folder.end(None)  # as in the sync manager
 
 
 def _materialised(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from otel_llm_instrumentation._observe import (
 from otel_llm_instrumentation._streams import ChunkFolder, ObservedAsyncStream, ObservedStream
 from otel_llm_instrumentation._wrapping import restore_original
 
-_INSTRUMENTS: Final = ("google-genai >= 1.0",)
+_INSTRUMENTS: Final = ("google-genai >= 2.0",)
 _DEFAULT_BASE_URL: Final = "https://generativelanguage.googleapis.com"
 _VERTEX_AI: Final = "gcp.vertex_ai"
 # (module, class, method, streams)

@@ -51,7 +51,7 @@ from otel_llm_instrumentation._observe import (
 from otel_llm_instrumentation._streams import ChunkFolder, ObservedAsyncStream, ObservedStream
 from otel_llm_instrumentation._wrapping import restore_original
 
-_INSTRUMENTS: Final = ("openai >= 1.40",)
+_INSTRUMENTS: Final = ("openai >= 1.55.3",)
 _CHAT: Final = "openai.resources.chat.completions"
 # (module, class, method, operation); a class missing from an older SDK is skipped.
 _TARGETS: Final = (

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import pytest
@@ -50,10 +51,33 @@ def server() -> Iterator[FakeProviderServer]:
         yield fake
 
 
-def sdk(server: FakeProviderServer, **kwargs: Any) -> genai.Client:
+def new_client(server: FakeProviderServer, **kwargs: Any) -> genai.Client:
     # The fake server's base URL already ends in the API version.
     options = types.HttpOptions(base_url=server.base_url("gemini"), api_version="")
     return genai.Client(api_key="k", http_options=options, **kwargs)
+
+
+# Clients close themselves where the SDK can (google-genai < 1.21 has no `close()`/`aclose()`).
+@contextmanager
+def sdk(server: FakeProviderServer, **kwargs: Any) -> Iterator[genai.Client]:
+    client = new_client(server, **kwargs)
+    try:
+        yield client
+    finally:
+        close = getattr(client, "close", None)
+        if callable(close):
+            close()
+
+
+@asynccontextmanager
+async def async_sdk(server: FakeProviderServer) -> AsyncIterator[genai.client.AsyncClient]:
+    client = new_client(server).aio
+    try:
+        yield client
+    finally:
+        aclose = getattr(client, "aclose", None)
+        if callable(aclose):
+            await aclose()
 
 
 def chat_span(captured: Captured) -> dict[str, Any]:
@@ -145,7 +169,7 @@ def test_a_failing_stream_is_recorded(server: FakeProviderServer, instrumented: 
 
 @pytest.mark.anyio
 async def test_the_async_client_is_observed(server: FakeProviderServer, instrumented: Captured) -> None:
-    async with sdk(server).aio as client:
+    async with async_sdk(server) as client:
         reply = await client.models.generate_content(model=MODEL, contents="hi")
         assert reply.text == "Hello there"
         stream = await client.models.generate_content_stream(model=MODEL, contents="hi")
@@ -165,7 +189,7 @@ async def test_async_errors_pass_through_and_are_recorded(
     server: FakeProviderServer, instrumented: Captured
 ) -> None:
     server.enqueue("gemini", Behavior(status=429))
-    async with sdk(server).aio as client:
+    async with async_sdk(server) as client:
         with pytest.raises(errors.ClientError):
             await client.models.generate_content(model=MODEL, contents="hi")
     [span] = instrumented.spans()
