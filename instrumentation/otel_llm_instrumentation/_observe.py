@@ -16,7 +16,7 @@ import dataclasses
 import json
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any, Final
@@ -187,6 +187,45 @@ class ObservedCall:
             return usage.billed_cost_usd  # what the provider billed beats any list price
         price = self._registry.price(self.route.provider, self.route.model)
         return None if price is None else cost_usd(usage, price)
+
+
+def run_observed(
+    call: ObservedCall,
+    wrapped: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    finish: Callable[[Any], Any],
+) -> Any:
+    """Call `wrapped` inside `call`'s span; a failure ends the span and is re-raised unchanged.
+
+    `finish(result)` records the result and returns what the caller gets: the result, or a stream that
+    ends the span later. (Google's async stream method is a coroutine too: awaited, it gives the
+    iterator, which `finish` wraps.)
+    """
+    call.start()
+    try:
+        result = wrapped(*args, **kwargs)
+    except BaseException as exc:
+        call.end(exc)
+        raise
+    return finish(result)
+
+
+async def run_observed_async(
+    call: ObservedCall,
+    wrapped: Callable[..., Awaitable[Any]],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    finish: Callable[[Any], Any],
+) -> Any:
+    """`run_observed` for a coroutine function, awaited inside the span."""
+    call.start()
+    try:
+        result = await wrapped(*args, **kwargs)
+    except BaseException as exc:
+        call.end(exc)
+        raise
+    return finish(result)
 
 
 def telemetry_from(options: Mapping[str, Any]) -> Telemetry:

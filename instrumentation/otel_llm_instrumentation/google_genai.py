@@ -37,6 +37,8 @@ from otel_llm_instrumentation._observe import (
     logger,
     number_or_none,
     observing,
+    run_observed,
+    run_observed_async,
     telemetry_from,
 )
 from otel_llm_instrumentation._streams import ChunkFolder, ObservedAsyncStream, ObservedStream
@@ -93,35 +95,12 @@ def _wrapper(options: _Options, asynchronous: bool, streams: bool) -> Callable[.
             logger.debug("otel_llm: could not observe a google-genai call", exc_info=True)
             return wrapped(*args, **kwargs)
         if asynchronous:
-            return _call_async(wrapped, args, kwargs, call)
-        return _call_sync(wrapped, args, kwargs, call)
+            return run_observed_async(
+                call, wrapped, args, kwargs, lambda result: _finish(call, result, ObservedAsyncStream)
+            )
+        return run_observed(call, wrapped, args, kwargs, lambda result: _finish(call, result, ObservedStream))
 
     return wrapper
-
-
-def _call_sync(
-    wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], call: ObservedCall
-) -> Any:
-    call.start()
-    try:
-        result = wrapped(*args, **kwargs)
-    except BaseException as exc:
-        call.end(exc)
-        raise
-    return _finish(call, result, ObservedStream)
-
-
-async def _call_async(
-    wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], call: ObservedCall
-) -> Any:
-    call.start()
-    try:
-        # Both async methods are coroutines; the stream one returns the async iterator when awaited.
-        result = await wrapped(*args, **kwargs)
-    except BaseException as exc:
-        call.end(exc)
-        raise
-    return _finish(call, result, ObservedAsyncStream)
 
 
 def _finish(call: ObservedCall, result: Any, stream: type) -> Any:
