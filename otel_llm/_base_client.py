@@ -41,7 +41,6 @@ from otel_llm._config import (
     normalise_timeout,
     parse_route,
 )
-from otel_llm._cost import cost_usd
 from otel_llm._engine import Attempt, CallPlan
 from otel_llm._exceptions import (
     DEFAULT_FALLBACK_KINDS,
@@ -630,15 +629,12 @@ class BaseClient:
         return dataclasses.replace(parsed, route=route, cost_usd=cost)
 
     def _cost(self, route: Route, usage: Usage) -> Decimal | None:
-        if usage.billed_cost_usd is not None:
-            return usage.billed_cost_usd  # what the provider billed beats any list price
-        price = self._prices.price(route.provider, route.model)
-        if price is None:
-            if route not in self._warned_unpriced:
-                self._warned_unpriced.add(route)
-                logger.warning("no price known for %s: its calls record no cost (counted as unpriced)", route)
-            return None
-        return cost_usd(usage, price)
+        cost = self._prices.call_cost_usd(route.provider, route.model, usage)
+        unpriced = cost is None and self._prices.price(route.provider, route.model) is None
+        if unpriced and route not in self._warned_unpriced:
+            self._warned_unpriced.add(route)
+            logger.warning("no price known for %s: its calls record no cost (counted as unpriced)", route)
+        return cost
 
     # --- breakers --------------------------------------------------------------------------------
 

@@ -214,6 +214,19 @@ class ModelRegistry:
         info = exact.get((provider, model)) or exact.get((provider, _WILDCARD))
         return None if info is None else info.price
 
+    def call_cost_usd(self, provider: str, model: str, usage: Usage) -> Decimal | None:
+        """What a finished call cost: the provider's billed amount, else `usage` at the model's prices.
+
+        The billed amount (OpenRouter reports one) beats any list price; prices include tiers.
+
+        Returns:
+            US dollars, or `None` when neither a billed amount nor a price and the token counts are known.
+        """
+        if usage.billed_cost_usd is not None:
+            return usage.billed_cost_usd  # what the provider billed beats any list price
+        price = self.price(provider, model)
+        return None if price is None else cost_usd(usage, price)
+
     def expected_cost_usd(
         self,
         provider: str,

@@ -24,7 +24,6 @@ from typing import Any, Final
 import httpx
 
 from otel_llm._attribution import current_attribution
-from otel_llm._cost import cost_usd
 from otel_llm._exceptions import OtelLLMError
 from otel_llm._registry import ModelRegistry
 from otel_llm._tokens import with_estimated_usage
@@ -183,10 +182,7 @@ class ObservedCall:
         return dataclasses.replace(response, route=self.route, cost_usd=self._cost(response.usage))
 
     def _cost(self, usage: Usage) -> Decimal | None:
-        if usage.billed_cost_usd is not None:
-            return usage.billed_cost_usd  # what the provider billed beats any list price
-        price = self._registry.price(self.route.provider, self.route.model)
-        return None if price is None else cost_usd(usage, price)
+        return self._registry.call_cost_usd(self.route.provider, self.route.model, usage)
 
 
 def run_observed(

@@ -34,7 +34,7 @@ from otel_llm._policies import RetryPolicy
 from otel_llm._types import ChatRequest, EmbeddingsRequest, Route
 from otel_llm.telemetry import MeterProvider, TracerProvider
 from otel_llm.telemetry._handler import Telemetry
-from otel_llm_instrumentation._endpoints import Endpoint
+from otel_llm_instrumentation._endpoints import Endpoint, endpoint_for
 from otel_llm_instrumentation._observe import ObservedCall, integer_or_none, number_or_none, observing
 from otel_llm_instrumentation._resilience import (
     Resilience,
@@ -301,15 +301,9 @@ def _endpoint(provider: str, base_url: str | None, wire: str | None) -> Endpoint
     url = base_url or (spec.base_url if spec is not None else "")
     if not url:
         raise ConfigurationError("base_url", f"required for provider {provider!r} (no public endpoint known)")
-    parsed = httpx.URL(url)
-    semconv = spec.semconv_name if spec is not None else providers.WIRE_SEMCONV_NAMES.get(provider, provider)
-    return Endpoint(
-        key=provider,
-        semconv_name=semconv,
-        server_address=parsed.host,
-        server_port=parsed.port or (443 if parsed.scheme == "https" else 80),
-        wire=wire or _WIRES.get(provider, "openai"),
-    )
+    # The caller names the provider: it is the name for this host.
+    names = {str(httpx.URL(url).host).lower(): provider}
+    return endpoint_for(url, wire or _WIRES.get(provider, "openai"), names)
 
 
 def _request(operation: str, model: str | None, kwargs: Mapping[str, Any]) -> ChatRequest | EmbeddingsRequest:
