@@ -18,21 +18,16 @@ from otel_llm.telemetry import _instruments as inst
 from otel_llm.telemetry._handler import Telemetry
 from otel_llm.testing import Behavior, FakeProviderServer
 from tests.conftest import Captured, new_captured
+from tests.instrumentation.genai_spans import EXCHANGE_ATTRIBUTES, chat_span, chat_spans
 
 USER: list[MessageParam] = [{"role": "user", "content": "hi"}]
 SYSTEM = "Answer briefly."
 MODEL = "claude-haiku-4-5"
 MAX_TOKENS = 256
 COMPARED = (
-    inst.OPERATION_NAME,
-    inst.PROVIDER_NAME,
-    inst.REQUEST_MODEL,
+    *EXCHANGE_ATTRIBUTES,
     "gen_ai.request.max_tokens",
     "gen_ai.request.temperature",
-    "gen_ai.response.model",
-    "gen_ai.response.finish_reasons",
-    "gen_ai.usage.input_tokens",
-    "gen_ai.usage.output_tokens",
     "server.address",
     "server.port",
 )
@@ -80,17 +75,6 @@ ROUTED_MESSAGES: list[dict[str, str]] = [
     {"role": "system", "content": SYSTEM},
     {"role": "user", "content": "hi"},
 ]
-
-
-def chat_spans(captured: Captured) -> list[dict[str, Any]]:
-    spans = [s for s in captured.spans() if s.name.startswith("chat ")]
-    assert all(span.end_time is not None for span in spans)
-    return [dict(span.attributes or {}) for span in spans]
-
-
-def chat_span(captured: Captured) -> dict[str, Any]:
-    [span] = chat_spans(captured)
-    return span
 
 
 def assert_same_telemetry(instrumented: Captured, routed: Captured) -> None:

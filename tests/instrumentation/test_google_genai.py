@@ -18,17 +18,10 @@ from otel_llm._types import Message
 from otel_llm.telemetry import _instruments as inst
 from otel_llm.testing import Behavior, FakeProviderServer
 from tests.conftest import Captured, new_captured
+from tests.instrumentation.genai_spans import EXCHANGE_ATTRIBUTES, chat_span
 
 MODEL = "gemini-2.5-flash"
-COMPARED = (
-    inst.OPERATION_NAME,
-    inst.PROVIDER_NAME,
-    inst.REQUEST_MODEL,
-    "gen_ai.response.model",
-    "gen_ai.response.finish_reasons",
-    "gen_ai.usage.input_tokens",
-    "gen_ai.usage.output_tokens",
-)
+COMPARED = EXCHANGE_ATTRIBUTES
 
 
 @pytest.fixture
@@ -78,12 +71,6 @@ async def async_sdk(server: FakeProviderServer) -> AsyncIterator[genai.client.As
         aclose = getattr(client, "aclose", None)
         if callable(aclose):
             await aclose()
-
-
-def chat_span(captured: Captured) -> dict[str, Any]:
-    [span] = [s for s in captured.spans() if s.name.startswith("chat ")]
-    assert span.end_time is not None
-    return dict(span.attributes or {})
 
 
 def test_a_call_records_what_the_routing_client_records(

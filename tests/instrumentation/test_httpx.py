@@ -19,19 +19,10 @@ import otel_llm
 from otel_llm.telemetry import _instruments as inst
 from otel_llm.testing import Behavior, FakeProviderServer
 from tests.conftest import Captured, new_captured
+from tests.instrumentation.genai_spans import EXCHANGE_ATTRIBUTES, chat_spans
 
 USER = [{"role": "user", "content": "hi there"}]
-COMPARED = (
-    inst.OPERATION_NAME,
-    inst.PROVIDER_NAME,
-    inst.REQUEST_MODEL,
-    inst.SERVER_ADDRESS,
-    "gen_ai.response.model",
-    "gen_ai.response.finish_reasons",
-    "gen_ai.usage.input_tokens",
-    "gen_ai.usage.output_tokens",
-    "otel_llm.usage.estimated",
-)
+COMPARED = (*EXCHANGE_ATTRIBUTES, inst.SERVER_ADDRESS, "otel_llm.usage.estimated")
 
 
 @dataclass(frozen=True)
@@ -114,12 +105,6 @@ def routing_client(server: FakeProviderServer, provider: str, captured: Captured
         tracer_provider=captured.tracer_provider,
         meter_provider=captured.meter_provider,
     )
-
-
-def chat_spans(captured: Captured) -> list[dict[str, Any]]:
-    spans = [s for s in captured.spans() if s.name.startswith("chat ")]
-    assert all(s.end_time is not None for s in spans)
-    return [dict(s.attributes or {}) for s in spans]
 
 
 def compared(span: dict[str, Any]) -> dict[str, Any]:

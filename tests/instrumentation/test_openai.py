@@ -21,6 +21,7 @@ import otel_llm
 from otel_llm.telemetry import _instruments as inst
 from otel_llm.testing import Behavior, FakeProviderServer
 from tests.conftest import Captured, new_captured
+from tests.instrumentation.genai_spans import EXCHANGE_ATTRIBUTES, chat_span, chat_spans
 
 # APIs newer than our oldest supported SDK: their tests run only where the SDK has them.
 HAS_RESPONSES = importlib.util.find_spec("openai.resources.responses") is not None
@@ -34,15 +35,7 @@ needs_helpers = pytest.mark.skipif(
 
 USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 MODEL = "gpt-4o-mini"
-COMPARED = (
-    inst.OPERATION_NAME,
-    inst.PROVIDER_NAME,
-    inst.REQUEST_MODEL,
-    "gen_ai.response.model",
-    "gen_ai.response.finish_reasons",
-    "gen_ai.usage.input_tokens",
-    "gen_ai.usage.output_tokens",
-)
+COMPARED = EXCHANGE_ATTRIBUTES
 
 
 @pytest.fixture
@@ -67,12 +60,6 @@ def server() -> Iterator[FakeProviderServer]:
 
 def sdk(server: FakeProviderServer) -> openai.OpenAI:
     return openai.OpenAI(base_url=server.base_url("openai"), api_key="sk-test", max_retries=0)
-
-
-def chat_span(captured: Captured) -> dict[str, Any]:
-    [span] = [s for s in captured.spans() if s.name.startswith("chat ")]
-    assert span.end_time is not None
-    return dict(span.attributes or {})
 
 
 def test_a_chat_call_records_what_the_routing_client_records(
@@ -175,12 +162,6 @@ def test_compatible_endpoints_report_their_own_provider(instrumented: Captured) 
 
 class Answer(pydantic.BaseModel):
     answer: str
-
-
-def chat_spans(captured: Captured) -> list[dict[str, Any]]:
-    spans = [s for s in captured.spans() if s.name.startswith("chat ")]
-    assert all(s.end_time is not None for s in spans)
-    return [dict(s.attributes or {}) for s in spans]
 
 
 @needs_helpers
