@@ -10,6 +10,7 @@ import pytest
 
 import otel_llm
 from otel_llm import ConfigurationError
+from otel_llm.telemetry import _instruments as inst
 from otel_llm.telemetry._content import CAPTURE_CONTENT_ENV, CARD_NUMBER, REDACTED, TRUNCATED
 from otel_llm.types import ContentCapture
 from tests.conftest import Captured
@@ -51,10 +52,13 @@ def test_the_environment_variable_chooses_where_content_goes(
     attributes, events = call(captured)
     assert ("gen_ai.input.messages" in attributes) is on_span
     assert ("gen_ai.output.messages" in attributes) is on_span
-    assert bool(events) is in_event
+    assert len(events) == (1 if in_event else 0)  # one event per call: input and output together
     if in_event:
-        recorded = {key for event in events for key in (event.attributes or {})}
-        assert {"gen_ai.input.messages", "gen_ai.system_instructions", "gen_ai.output.messages"} <= recorded
+        recorded = events[0].attributes or {}
+        assert {"gen_ai.input.messages", "gen_ai.system_instructions", "gen_ai.output.messages"} <= set(
+            recorded
+        )
+        assert recorded[inst.REQUEST_MODEL] == "gpt-4o-mini" and recorded[inst.PROVIDER_NAME] == "openai"
 
 
 def test_content_is_off_without_any_setting(captured: Captured, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -414,6 +414,7 @@ class CallRecorder:
         self._context: otel_context.Context | None = None
         self._token: object | None = None
         self._ended = False
+        self._event_content: dict[str, str] = {}  # for the one content event, emitted at the end
 
     def __enter__(self) -> CallRecorder:
         self.start()
@@ -651,6 +652,8 @@ class CallRecorder:
                 self._span.set_status(Status(StatusCode.ERROR, str(error)[:500]))
                 self._span.record_exception(error)
             self._telemetry.duration.record(duration, attributes)
+            if self._event_content:
+                self._span.add_event(CONTENT_EVENT, {**attributes, **self._event_content})
         finally:
             self._span.end()
             if self._token is not None:
@@ -702,12 +705,17 @@ class CallRecorder:
         self._record_content(attributes)
 
     def _record_content(self, attributes: dict[str, str]) -> None:
-        """Message content where the capture policy wants it: span attributes and/or an event."""
+        """Message content where the capture policy wants it: span attributes and/or the content event.
+
+        The event is one per call, input and output together with the call's identifying attributes
+        (the semantic conventions' "operation details"), so it stands on its own apart from the trace:
+        it is emitted when the call ends.
+        """
         content = self._telemetry.content
         if content.on_span:
             self._span.set_attributes(attributes)
         if content.in_event:
-            self._span.add_event(CONTENT_EVENT, attributes)
+            self._event_content.update(attributes)
 
     def _record_output(self, response: ChatResponse) -> None:
         parts: list[dict[str, Any]] = [{"type": "text", "content": response.text}] if response.text else []
