@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import httpx
 
-from otel_llm._attribution import current_attribution
+from otel_llm._attribution import METRIC_ATTRIBUTION_KEYS, current_attribution, metric_attribution_keys
 from otel_llm._exceptions import OtelLLMError
 from otel_llm._registry import ModelRegistry
 from otel_llm._tokens import with_estimated_usage
@@ -225,11 +225,21 @@ async def run_observed_async(
 
 
 def telemetry_from(options: Mapping[str, Any]) -> Telemetry:
-    """Where an instrumentor records, from its `instrument()` options (global providers by default)."""
+    """Where an instrumentor records, from its `instrument()` options (global providers by default).
+
+    Options: `tracer_provider`, `meter_provider`, `capture_content` (a `ContentCapture`, or `True`;
+    default: the environment variable, else none), `metric_attribution` (which attribution keys become
+    metric labels; default: all that may).
+
+    Raises:
+        ConfigurationError: An option is invalid (named).
+    """
+    labels = options.get("metric_attribution")
     return Telemetry(
         tracer_provider=options.get("tracer_provider"),
         meter_provider=options.get("meter_provider"),
         capture_content=options.get("capture_content"),
+        metric_attribution=METRIC_ATTRIBUTION_KEYS if labels is None else metric_attribution_keys(labels),
     )
 
 
@@ -258,14 +268,29 @@ def as_json(result: object) -> Any:
         return json.loads(result)  # a plain (non-JSON) text raises ValueError: see `text_response`
     if isinstance(result, httpx.Response):
         return result.json()
-    for method in ("model_dump", "to_json_dict", "to_dict"):
+    model_dump = getattr(result, "model_dump", None)
+    if callable(model_dump):
+        return _quiet(model_dump, mode="json")
+    for method in ("to_json_dict", "to_dict"):
         dump = getattr(result, method, None)
         if callable(dump):
-            return dump(mode="json") if method == "model_dump" else dump()
+            return dump()
     json_method = getattr(result, "json", None)  # requests.Response and look-alikes
     if callable(json_method) and hasattr(result, "status_code"):
         return json_method()
     raise TypeError(f"cannot read a response from {type(result).__name__}")
+
+
+def _quiet(dump: Callable[..., Any], **options: Any) -> Any:
+    """`dump(**options)` of a pydantic object (`model_dump`, `model_dump_json`), without serializer warnings.
+
+    A parsed result (`parse()`) holds the caller's own class where the SDK's type says something else;
+    pydantic warns about that when dumping, and the caller must not see warnings from telemetry.
+    """
+    try:
+        return dump(**options, warnings=False)
+    except (TypeError, ValueError):  # pydantic v1 compatibility shims refuse `warnings`
+        return dump(**options)
 
 
 def _as_response(result: object) -> httpx.Response:
@@ -280,5 +305,5 @@ def _as_response(result: object) -> httpx.Response:
         body = result.encode() if isinstance(result, str) else bytes(result)
     else:
         dump_json = getattr(result, "model_dump_json", None)
-        body = dump_json().encode() if callable(dump_json) else json.dumps(as_json(result)).encode()
+        body = _quiet(dump_json).encode() if callable(dump_json) else json.dumps(as_json(result)).encode()
     return httpx.Response(200, content=body)

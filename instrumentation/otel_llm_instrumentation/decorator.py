@@ -33,6 +33,7 @@ from otel_llm._inputs import parse_messages
 from otel_llm._policies import RetryPolicy
 from otel_llm._types import ChatRequest, EmbeddingsRequest, Route
 from otel_llm.telemetry import MeterProvider, TracerProvider
+from otel_llm.telemetry._content import ContentCapture
 from otel_llm.telemetry._handler import Telemetry
 from otel_llm_instrumentation._endpoints import Endpoint, endpoint_for
 from otel_llm_instrumentation._observe import ObservedCall, integer_or_none, number_or_none, observing
@@ -72,6 +73,7 @@ def llm_call(
     extract: Callable[[Any], Any] | None = None,
     tracer_provider: TracerProvider | None = None,
     meter_provider: MeterProvider | None = None,
+    capture_content: bool | ContentCapture | None = None,
     retry: RetryPolicy | None = None,
     breaker: str | None = None,
     timeout: float | None = None,
@@ -93,6 +95,8 @@ def llm_call(
             a `ChatResponse`, a mapping in the provider's wire format, or a JSON string.
         tracer_provider: Tracer provider; default: the global one.
         meter_provider: Meter provider; default: the global one.
+        capture_content: Message content capture (`ContentCapture`, or `True` for span attributes);
+            default: `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`, else no content.
         retry: Retry the function on the errors `retry` retries (rate limits, overload, 5xx, timeouts,
             connection failures), as the routing client retries a route. Besides `otel_llm` errors, HTTP
             errors (httpx, requests, SDK exceptions with a `status_code`) are read by status, and timeouts
@@ -124,8 +128,10 @@ def llm_call(
         raise ConfigurationError("operation", "expected 'chat' or 'embeddings'")
     endpoint = _endpoint(provider, base_url, wire)
     own = None
-    if tracer_provider is not None or meter_provider is not None:
-        own = Telemetry(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    if tracer_provider is not None or meter_provider is not None or capture_content is not None:
+        own = Telemetry(
+            tracer_provider=tracer_provider, meter_provider=meter_provider, capture_content=capture_content
+        )
 
     def telemetry() -> Telemetry:
         return own or _default_telemetry()

@@ -36,7 +36,16 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 
 from otel_llm._exceptions import OtelLLMError
 from otel_llm._inputs import parse_messages, parse_response_format, parse_tools
-from otel_llm._types import ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, Message, Usage
+from otel_llm._types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    EmbeddingsRequest,
+    Message,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
 from otel_llm.telemetry._handler import Telemetry
 from otel_llm_instrumentation._endpoints import Endpoint, configured_names, endpoint_for
 from otel_llm_instrumentation._observe import (
@@ -53,18 +62,21 @@ from otel_llm_instrumentation._wrapping import restore_original
 
 _INSTRUMENTS: Final = ("openai >= 1.55.3",)
 _CHAT: Final = "openai.resources.chat.completions"
-# (module, class, method, operation); a class missing from an older SDK is skipped.
-_TARGETS: Final = (
-    (_CHAT, "Completions", "create", "chat"),
-    (_CHAT, "AsyncCompletions", "create", "chat"),
-    (_CHAT, "Completions", "parse", "chat"),
-    (_CHAT, "AsyncCompletions", "parse", "chat"),
-    (_CHAT, "Completions", "stream", "chat_stream"),
-    (_CHAT, "AsyncCompletions", "stream", "chat_stream"),
-    ("openai.resources.responses", "Responses", "create", "responses"),
-    ("openai.resources.responses", "AsyncResponses", "create", "responses"),
-    ("openai.resources.embeddings", "Embeddings", "create", "embeddings"),
-    ("openai.resources.embeddings", "AsyncEmbeddings", "create", "embeddings"),
+_RESPONSES: Final = "openai.resources.responses"
+# (module, class, method, operation), each for the sync class and its `Async` twin; a class or method
+# missing from an older SDK is skipped.
+_TARGETS: Final = tuple(
+    (module, prefix + cls, method, operation)
+    for module, cls, method, operation in (
+        (_CHAT, "Completions", "create", "chat"),
+        (_CHAT, "Completions", "parse", "chat"),
+        (_CHAT, "Completions", "stream", "chat_stream"),
+        (_RESPONSES, "Responses", "create", "responses"),
+        (_RESPONSES, "Responses", "parse", "responses"),
+        (_RESPONSES, "Responses", "stream", "responses_stream"),
+        ("openai.resources.embeddings", "Embeddings", "create", "embeddings"),
+    )
+    for prefix in ("", "Async")
 )
 
 
@@ -86,8 +98,8 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the base cl
             if _owner(module, cls, method) is None:
                 continue
             wrapper = (
-                _stream_wrapper(options, cls)
-                if operation == "chat_stream"
+                _stream_wrapper(options, operation, cls)
+                if operation.endswith("_stream")
                 else _wrapper(options, operation, cls)
             )
             wrapt.wrap_function_wrapper(module, f"{cls}.{method}", wrapper)
@@ -212,24 +224,9 @@ def _finish(call: ObservedCall, result: Any, operation: str, hide_usage_chunk: b
     elif operation == "responses":
         _record_responses_result(call, result)
     else:
-        call.record_chat(_quiet_json(result))
+        call.record_chat(result)
     call.end(None)
     return result
-
-
-def _quiet_json(result: object) -> object:
-    """An SDK result as JSON text, without pydantic's serializer warnings.
-
-    `parse()` returns a `ParsedChatCompletion` whose `parsed` field holds the caller's class, which
-    pydantic warns about when dumping: the caller must not see warnings from telemetry.
-    """
-    dump = getattr(result, "model_dump_json", None)
-    if not callable(dump):
-        return result
-    try:
-        return dump(warnings=False)
-    except TypeError:  # pydantic v1 compatibility shims take no `warnings`
-        return result
 
 
 def _usage_only(chunk: Any) -> bool:
@@ -237,37 +234,44 @@ def _usage_only(chunk: Any) -> bool:
     return not getattr(chunk, "choices", None) and getattr(chunk, "usage", None) is not None
 
 
-def _stream_wrapper(options: _Options, cls: str) -> Callable[..., Any]:
-    """`chat.completions.stream(...)`: the manager's `with` block is one observed call."""
+def _stream_wrapper(options: _Options, operation: str, cls: str) -> Callable[..., Any]:
+    """`chat.completions.stream(...)` and `responses.stream(...)`: the manager's `with` block is one call."""
     manager_proxy = _ObservedAsyncStreamManager if cls.startswith("Async") else _ObservedStreamManager
+    responses = operation == "responses_stream"
 
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if observing():
+        if observing() or (responses and "response_id" in kwargs):
+            # Resuming a stored response's stream generates nothing new: it is not a model call.
             return wrapped(*args, **kwargs)
         try:
-            call = _observed_call(options, "chat", instance, {**kwargs, "stream": True})
+            call = _observed_call(
+                options, "responses" if responses else "chat", instance, {**kwargs, "stream": True}
+            )
         except Exception:  # telemetry never breaks the call
             logger.debug("otel_llm: could not observe an openai stream", exc_info=True)
             return wrapped(*args, **kwargs)
-        kwargs, hide_usage_chunk = _with_stream_usage(options, kwargs)
+        if responses:
+            folder: ChunkFolder = _ResponsesFolder(call)
+            hide = None
+        else:
+            kwargs, hide_usage_chunk = _with_stream_usage(options, kwargs)
+            folder, hide = ChunkFolder(call), _usage_only if hide_usage_chunk else None
         # No request is sent until the manager is entered: the span opens there, never for a manager
         # that is dropped unused. The `create(stream=True)` it makes then runs inside the observed call,
         # so it records no second span.
-        folder = ChunkFolder(call)
-        return manager_proxy(
-            wrapped(*args, **kwargs), call, folder, _usage_only if hide_usage_chunk else None
-        )
+        return manager_proxy(wrapped(*args, **kwargs), call, folder, hide)
 
     return wrapper
 
 
 def _observe_chunk_stream(completion_stream: Any, folder: ChunkFolder, observed: type, hide: Any) -> Any:
-    """Observe the raw chunk stream under a `ChatCompletionStream`; the caller gets the SDK's own object.
+    """Observe the raw stream under the SDK's stream object; the caller gets the SDK's own object.
 
-    Every way of consuming a `ChatCompletionStream` (iteration, `get_final_completion()`, `until_done()`)
-    reads `_raw_stream` lazily, so observing that one sees them all. Should a later SDK drop the
+    Every way of consuming a `ChatCompletionStream` or a `ResponseStream` (iteration,
+    `get_final_completion()`/`get_final_response()`, `until_done()`) reads `_raw_stream` lazily, so
+    observing that one sees them all. Should a later SDK drop the
     attribute, the `ChatCompletionStream` itself is observed instead (its events are not chunks: tokens
     are estimated; the span still ends with the `with` block).
     """
@@ -279,7 +283,7 @@ def _observe_chunk_stream(completion_stream: Any, folder: ChunkFolder, observed:
 
 
 class _ObservedStreamManager(wrapt.ObjectProxy[Any]):
-    """A `ChatCompletionStreamManager` whose `with` block is one observed call."""
+    """A stream manager (chat completions, responses) whose `with` block is one observed call."""
 
     def __init__(self, wrapped: Any, call: ObservedCall, folder: ChunkFolder, hide: Any) -> None:
         super().__init__(wrapped)
@@ -308,7 +312,7 @@ class _ObservedStreamManager(wrapt.ObjectProxy[Any]):
 
 
 class _ObservedAsyncStreamManager(wrapt.ObjectProxy[Any]):
-    """An `AsyncChatCompletionStreamManager` whose `async with` block is one observed call."""
+    """An async stream manager whose `async with` block is one observed call."""
 
     def __init__(self, wrapped: Any, call: ObservedCall, folder: ChunkFolder, hide: Any) -> None:
         super().__init__(wrapped)
@@ -411,7 +415,10 @@ def _responses_request(model: str, kwargs: Mapping[str, Any]) -> ChatRequest:
     system = (Message("system", instructions),) if isinstance(instructions, str) and instructions else ()
     tools = [t for t in kwargs.get("tools") or [] if isinstance(t, Mapping) and t.get("type") == "function"]
     text = kwargs.get("text")
-    text_format = text.get("format") if isinstance(text, Mapping) else None
+    # `parse()` and `stream()` take the format as a pydantic class (`text_format`) instead.
+    text_format = kwargs.get("text_format")
+    if not isinstance(text_format, type):
+        text_format = text.get("format") if isinstance(text, Mapping) else None
     return ChatRequest(
         model=model,
         messages=system + _responses_input(kwargs.get("input")),
@@ -462,7 +469,9 @@ def _best_effort_tools(tools: list[Mapping[str, Any]]) -> Any:
 
 
 def _text_format(value: object) -> object:
-    """The Responses API's `text.format` as the routing client's response format."""
+    """The Responses API's `text.format` (or `text_format` class) as the routing client's response format."""
+    if isinstance(value, type):
+        return _response_format(value)
     if not isinstance(value, Mapping):
         return None
     if value.get("type") == "json_object":
@@ -507,6 +516,15 @@ def _responses_reply(data: object) -> ChatResponse:
         id=response_id if isinstance(response_id, str) else None,
         finish_reasons=_responses_finish(data, output),
         usage=_responses_usage(data.get("usage")),
+        tool_calls=tuple(
+            ToolCall.from_json(
+                str(item.get("call_id") or item.get("id") or ""),
+                str(item.get("name") or ""),
+                str(item.get("arguments") or ""),
+            )
+            for item in output
+            if item.get("type") == "function_call"
+        ),
     )
 
 
@@ -560,6 +578,18 @@ class _ResponsesFolder(ChunkFolder):
                 logger.debug("otel_llm: skipped an unreadable responses event: %s", exc)
                 return
             finish = reply.finish_reasons[0] if reply.finish_reasons else None
+            # The final event carries the whole response: its tool calls arrive here, complete.
+            calls = tuple(
+                ToolCallDelta(i, call.id, call.name, call.raw_arguments, complete=True)
+                for i, call in enumerate(reply.tool_calls)
+            )
             self._fold(
-                ChatChunk(finish_reason=finish, usage=reply.usage, id=reply.id, model=reply.model, final=True)
+                ChatChunk(
+                    tool_calls=calls,
+                    finish_reason=finish,
+                    usage=reply.usage,
+                    id=reply.id,
+                    model=reply.model,
+                    final=True,
+                )
             )

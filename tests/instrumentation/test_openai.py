@@ -140,7 +140,7 @@ def test_uninstrument_restores_the_originals_exactly() -> None:
         for owner in (Completions, AsyncCompletions)
         for name in ("create", "parse", "stream")
         if name in vars(owner)
-    ] + [(owner, "create") for owner in owners]
+    ] + [(owner, name) for owner in owners for name in ("create", "parse", "stream") if name in vars(owner)]
     originals = [vars(owner)[name] for owner, name in methods]
     instrumentor = OpenAIInstrumentor()
     instrumentor.instrument(skip_dep_check=True)
@@ -295,22 +295,39 @@ RESPONSE: dict[str, Any] = {
 
 
 def sse(response: dict[str, Any]) -> bytes:
+    """`response` streamed as the Responses API streams it (the SDK's stream helper checks the order)."""
     events: list[dict[str, Any]] = [
-        {"type": "response.created", "response": {**response, "status": "in_progress", "output": []}},
-        *(
-            {
-                "type": "response.output_text.delta",
-                "item_id": "msg_1",
-                "output_index": 0,
-                "content_index": 0,
-                "delta": delta,
-                "sequence_number": n,
-            }
-            for n, delta in enumerate(("Hello ", "there"), start=1)
-        ),
-        {"type": "response.completed", "response": response, "sequence_number": 3},
+        {"type": "response.created", "response": {**response, "status": "in_progress", "output": []}}
     ]
-    return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events).encode()
+    for index, item in enumerate(response.get("output") or []):
+        if item["type"] == "message":
+            events.append(
+                {"type": "response.output_item.added", "output_index": index, "item": {**item, "content": []}}
+            )
+            for part_index, part in enumerate(item["content"]):
+                where = {"item_id": item["id"], "output_index": index, "content_index": part_index}
+                events.append({"type": "response.content_part.added", **where, "part": {**part, "text": ""}})
+                events.append(
+                    {"type": "response.output_text.delta", **where, "delta": part["text"], "logprobs": []}
+                )
+        else:
+            events.append(
+                {
+                    "type": "response.output_item.added",
+                    "output_index": index,
+                    "item": {**item, "arguments": ""},
+                }
+            )
+            where = {"item_id": item["id"], "output_index": index}
+            events.append(
+                {"type": "response.function_call_arguments.delta", **where, "delta": item["arguments"]}
+            )
+        events.append({"type": "response.output_item.done", "output_index": index, "item": item})
+    events.append({"type": "response.completed", "response": response})
+    return "".join(
+        f"event: {e['type']}\ndata: {json.dumps({**e, 'sequence_number': n})}\n\n"
+        for n, e in enumerate(events)
+    ).encode()
 
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -333,6 +350,15 @@ def responses_handler(response: dict[str, Any], *, status: int = 200) -> Handler
 def responses_sdk(handler: Handler) -> openai.OpenAI:
     http = httpx.Client(transport=httpx.MockTransport(handler))
     return openai.OpenAI(api_key="sk-test", max_retries=0, http_client=http)  # type: ignore[arg-type]
+
+
+def async_responses_sdk(handler: Handler) -> openai.AsyncOpenAI:
+    async def async_handler(request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        return handler(request)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(async_handler))
+    return openai.AsyncOpenAI(api_key="sk-test", max_retries=0, http_client=http)  # type: ignore[arg-type]
 
 
 @needs_responses
@@ -418,6 +444,92 @@ def test_a_responses_stream_left_early_ends_its_span(instrumented: Captured) -> 
     assert len(chat_spans(instrumented)) == 1
 
 
+TOOL_CALL = {
+    "type": "function_call",
+    "id": "fc_1",
+    "call_id": "call_1",
+    "name": "lookup",
+    "arguments": '{"city": "Paris"}',
+    "status": "completed",
+}
+
+
+@needs_responses
+def test_a_responses_stream_with_a_tool_call_records_it(
+    captured: Captured, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_ONLY")
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=captured.tracer_provider, meter_provider=captured.meter_provider)
+    try:
+        with responses_sdk(
+            responses_handler({**RESPONSE, "output": [TOOL_CALL], "output_text": None})
+        ) as client:
+            list(client.responses.create(model=MODEL, input="weather?", stream=True))
+    finally:
+        instrumentor.uninstrument()
+    span = chat_span(captured)
+    assert span["gen_ai.response.finish_reasons"] == ("tool_call",)
+    [message] = json.loads(span["gen_ai.output.messages"])
+    [part] = [p for p in message["parts"] if p["type"] == "tool_call"]  # (the helper's SSE also has text)
+    assert (part["id"], part["name"], part["arguments"]) == ("call_1", "lookup", {"city": "Paris"})
+
+
+class Reply(pydantic.BaseModel):
+    text: str
+
+
+PARSED_RESPONSE = {
+    **RESPONSE,
+    "output": [
+        {
+            "type": "message",
+            "id": "msg_1",
+            "status": "completed",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": '{"text": "hi"}', "annotations": []}],
+        }
+    ],
+}
+
+
+@needs_responses
+@pytest.mark.filterwarnings("error")  # telemetry must not make pydantic warn about the caller's class
+def test_responses_parse_is_recorded_and_returns_the_parsed_object(instrumented: Captured) -> None:
+    with responses_sdk(responses_handler(PARSED_RESPONSE)) as client:
+        reply = client.responses.parse(model=MODEL, input="hi", text_format=Reply)
+    assert reply.output_parsed == Reply(text="hi")
+    span = chat_span(instrumented)
+    assert span["gen_ai.output.type"] == "json"
+    assert (span["gen_ai.usage.input_tokens"], span["gen_ai.usage.output_tokens"]) == (12, 7)
+
+
+@needs_responses
+def test_the_responses_stream_helper_is_one_call_ending_with_its_block(instrumented: Captured) -> None:
+    with responses_sdk(responses_handler(RESPONSE)) as client:
+        with client.responses.stream(model=MODEL, input="hi") as stream:
+            final = stream.get_final_response()
+        assert final.output_text == "Hello there"
+        span = chat_span(instrumented)  # one span (the `create` inside is not counted again)
+        assert span["gen_ai.response.id"] == "resp_123" and span["gen_ai.usage.output_tokens"] == 7
+        assert "gen_ai.response.time_to_first_chunk" in span
+
+        with client.responses.stream(model=MODEL, input="hi") as stream:
+            next(iter(stream))  # left early
+        assert len(chat_spans(instrumented)) == 2  # ended by the block, not by the garbage collector
+
+
+@needs_responses
+@pytest.mark.anyio
+async def test_the_async_responses_helpers_are_observed(instrumented: Captured) -> None:
+    async with async_responses_sdk(responses_handler(PARSED_RESPONSE)) as client:
+        parsed = await client.responses.parse(model=MODEL, input="hi", text_format=Reply)
+        async with client.responses.stream(model=MODEL, input="hi") as stream:
+            final = await stream.get_final_response()
+    assert parsed.output_parsed == Reply(text="hi") and final.output_text == '{"text": "hi"}'
+    assert [span["gen_ai.usage.output_tokens"] for span in chat_spans(instrumented)] == [7, 7]
+
+
 @needs_responses
 def test_responses_errors_are_recorded(instrumented: Captured) -> None:
     with (
@@ -432,17 +544,7 @@ def test_responses_errors_are_recorded(instrumented: Captured) -> None:
 @needs_responses
 @pytest.mark.anyio
 async def test_the_async_responses_api_is_observed(instrumented: Captured) -> None:
-    handler = responses_handler(RESPONSE)
-
-    async def async_handler(request: httpx.Request) -> httpx.Response:
-        await request.aread()
-        return handler(request)
-
-    async with openai.AsyncOpenAI(
-        api_key="sk-test",
-        max_retries=0,
-        http_client=httpx.AsyncClient(transport=httpx.MockTransport(async_handler)),  # type: ignore[arg-type]
-    ) as client:
+    async with async_responses_sdk(responses_handler(RESPONSE)) as client:
         await client.responses.create(model=MODEL, input="hi")
         stream = await client.responses.create(model=MODEL, input="hi", stream=True)
         assert [event async for event in stream]
