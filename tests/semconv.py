@@ -42,6 +42,7 @@ def registry() -> Mapping[str, AttributeDef]:
     root = require_registry()
     files = [
         root / "model" / "gen-ai" / "registry.yaml",
+        root / "model" / "openai" / "registry.yaml",
         root / "core" / "model" / "server" / "registry.yaml",
         root / "core" / "model" / "error" / "registry.yaml",
     ]
@@ -64,11 +65,11 @@ def registry() -> Mapping[str, AttributeDef]:
 def violations(
     attributes: Mapping[str, object], *, custom_values: Mapping[str, set[str]] | None = None
 ) -> list[str]:
-    """Problems with emitted semconv-namespace attributes (`gen_ai.*`, `server.*`, `error.type`)."""
+    """Problems with emitted attributes of semconv namespaces (`gen_ai`, `openai`, `server`, `error.type`)."""
     problems = []
     defs = registry()
     for key, value in attributes.items():
-        if not (key.startswith(("gen_ai.", "server.")) or key == "error.type"):
+        if not (key.startswith(("gen_ai.", "openai.", "server.")) or key == "error.type"):
             continue
         definition = defs.get(KNOWN_RENAMES.get(key, key))
         if definition is None:

@@ -65,6 +65,7 @@ class ObservedCall:
         endpoint: The provider spoken to.
         request: The call's request in the routing client's terms (model, messages, parameters).
         registry: Prices for the cost.
+        span_attributes: More attributes for the span (an API's own, such as `openai.api.type`).
     """
 
     def __init__(
@@ -73,6 +74,7 @@ class ObservedCall:
         endpoint: Endpoint,
         request: ChatRequest | EmbeddingsRequest,
         registry: ModelRegistry | None = None,
+        span_attributes: Mapping[str, str] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.request = request
@@ -81,7 +83,12 @@ class ObservedCall:
         target = RouteTarget(self.route, endpoint.semconv_name, endpoint.server_address, endpoint.server_port)
         operation = "embeddings" if isinstance(request, EmbeddingsRequest) else "chat"
         self.recorder: CallRecorder = telemetry.llm_call(
-            operation, lambda route: target, self.route, request, attribution=current_attribution()
+            operation,
+            lambda route: target,
+            self.route,
+            request,
+            attribution=current_attribution(),
+            span_attributes=dict(span_attributes) if span_attributes else None,
         )
         self._token: object | None = None
 

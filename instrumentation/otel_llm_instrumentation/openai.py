@@ -63,6 +63,7 @@ from otel_llm_instrumentation._wrapping import restore_original
 _INSTRUMENTS: Final = ("openai >= 1.55.3",)
 _CHAT: Final = "openai.resources.chat.completions"
 _RESPONSES: Final = "openai.resources.responses"
+_API_TYPE: Final = "openai.api.type"
 # (module, class, method, operation), each for the sync class and its `Async` twin; a class or method
 # missing from an older SDK is skipped.
 _TARGETS: Final = tuple(
@@ -367,7 +368,11 @@ def _observed_call(
             response_format=_best_effort_format(_response_format(kwargs.get("response_format"))),
             stream=bool(kwargs.get("stream")),
         )
-    return ObservedCall(options.telemetry, endpoint, request)
+    # Which OpenAI API spoke (semantic conventions: `openai.api.type`); embeddings have no such value.
+    api = {"chat": "chat_completions", "responses": "responses"}.get(operation)
+    return ObservedCall(
+        options.telemetry, endpoint, request, span_attributes={_API_TYPE: api} if api else None
+    )
 
 
 def _response_format(value: object) -> object:

@@ -188,6 +188,7 @@ class Telemetry:
         *,
         activate: bool = True,
         attribution: Attribution = EMPTY_ATTRIBUTION,
+        span_attributes: Attributes | None = None,
     ) -> CallRecorder:
         """A recorder for one logical call; use as a context manager (or `start()`/`end()` for streams).
 
@@ -199,8 +200,10 @@ class Telemetry:
             activate: Make the call span current while the `with` block runs. Streams pass `False`:
                 their span outlives the frame that opened it.
             attribution: Who the call is for (`otel_llm.attribution`).
+            span_attributes: More attributes for the call span, known before it starts (a provider's own
+                semantic-convention attributes, such as `openai.api.type`).
         """
-        return CallRecorder(self, operation, resolve, first, request, activate, attribution)
+        return CallRecorder(self, operation, resolve, first, request, activate, attribution, span_attributes)
 
     def attribution_labels(self, attribution: Attribution) -> dict[str, str]:
         """The metric labels of `attribution`: allowed keys only, each with a bounded set of values."""
@@ -396,8 +399,10 @@ class CallRecorder:
         request: ChatRequest | EmbeddingsRequest,
         activate: bool,
         attribution: Attribution,
+        span_attributes: Attributes | None = None,
     ) -> None:
         self._telemetry = telemetry
+        self._span_attributes = span_attributes
         self._attribution = attribution
         self._operation = operation
         self._resolve = resolve
@@ -440,6 +445,8 @@ class CallRecorder:
         }
         attributes.update((k, v) for k, v in request_attributes(request).items() if v is not None)
         attributes.update((inst.ATTRIBUTION_PREFIX + k, v) for k, v in self._attribution.items())
+        if self._span_attributes:
+            attributes.update(self._span_attributes)
         self._span = self._telemetry.tracer.start_span(
             f"{self._operation} {target.route.model}", kind=SpanKind.CLIENT, attributes=attributes
         )

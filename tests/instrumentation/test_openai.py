@@ -77,6 +77,7 @@ def test_a_chat_call_records_what_the_routing_client_records(
         client.chat(f"openai:{MODEL}", USER)
     span, routed_span = chat_span(instrumented), chat_span(routed)
     assert {k: span.get(k) for k in COMPARED} == {k: routed_span.get(k) for k in COMPARED}
+    assert span["openai.api.type"] == "chat_completions"
     metrics, routed_metrics = instrumented.metrics(), routed.metrics()
     for spec in (inst.TOKEN_USAGE, inst.COST):
         assert metrics[spec.name] == routed_metrics[spec.name], spec.name
@@ -116,6 +117,7 @@ def test_embeddings_are_recorded(server: FakeProviderServer, instrumented: Captu
         client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
     [span] = instrumented.spans()
     assert span.name == "embeddings text-embedding-3-small"
+    assert "openai.api.type" not in (span.attributes or {})  # the conventions name chat APIs only
 
 
 @pytest.mark.anyio
@@ -377,6 +379,7 @@ def test_a_responses_call_is_recorded(instrumented: Captured) -> None:
     assert span["gen_ai.usage.cache_read.input_tokens"] == 4
     assert span["gen_ai.usage.reasoning.output_tokens"] == 2
     assert "otel_llm.usage.estimated" not in span
+    assert span["openai.api.type"] == "responses"
 
 
 def test_a_responses_tool_call_and_its_request_shapes_are_read() -> None:

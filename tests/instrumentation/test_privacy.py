@@ -1,14 +1,16 @@
-"""Content, keys and attribution, the same for every way of instrumenting existing code.
+"""Content, keys, attribution and conventions, the same for every way of instrumenting existing code.
 
 Each style makes one real call (the official SDK, raw httpx, a decorated function) against the fake
 provider server with a secret in the prompt and an API key on the request. Content is recorded only when
 asked for, redacted and bounded; the key never appears in any span, event or metric label; attribution
-reaches the span, and only the allowed keys become labels.
+reaches the span, and only the allowed keys become labels; every attribute is valid in the pinned
+semantic-convention registry.
 """
 
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,10 +28,12 @@ from otel_llm_instrumentation.openai import OpenAIInstrumentor
 
 import otel_llm
 from otel_llm import ConfigurationError
+from otel_llm._exceptions import ErrorKind
 from otel_llm.telemetry import _instruments as inst
 from otel_llm.telemetry._content import CAPTURE_CONTENT_ENV, CARD_NUMBER, REDACTED
 from otel_llm.testing import Behavior, FakeProviderServer
 from otel_llm.types import ContentCapture
+from tests import semconv
 from tests.conftest import Captured
 
 API_KEY = "sk-PRIVATE-4242-do-not-record"
@@ -220,3 +224,20 @@ def test_unbounded_label_keys_are_refused_by_name(keys: Any) -> None:
     with pytest.raises(ConfigurationError, match="metric_attribution"):
         instrumentor.instrument(metric_attribution=keys)
     instrumentor.uninstrument()
+
+
+@pytest.mark.parametrize("style", ALL_STYLES)
+def test_everything_recorded_is_valid_in_the_semconv_registry(
+    captured: Captured, server: FakeProviderServer, style: str
+) -> None:
+    run_style(captured, server, style, capture_content=ContentCapture("span_and_event"))
+    custom = {"error.type": set(typing.get_args(ErrorKind))}
+    problems = []
+    for span in captured.spans():
+        problems += semconv.violations(span.attributes or {}, custom_values=custom)
+        for event in span.events:
+            problems += semconv.violations(event.attributes or {}, custom_values=custom)
+    for points in captured.metrics().values():
+        for labels, _ in points:
+            problems += semconv.violations(labels, custom_values=custom)
+    assert problems == []
