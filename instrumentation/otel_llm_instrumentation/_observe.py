@@ -127,10 +127,17 @@ class ObservedCall:
             if response is not None:
                 self.recorder.record_response(response)
 
-    def record_response(self, response: ChatResponse) -> None:
-        """Record an already parsed chat response (a finished stream's), pricing it first; never raises."""
+    def record_response(self, response: ChatResponse) -> ChatResponse | None:
+        """Record an already parsed chat response (a finished stream's), pricing it first; never raises.
+
+        Returns:
+            The response as recorded (priced), or `None` when recording failed.
+        """
         with self._guard("a chat response"):
-            self.recorder.record_response(self.priced(response))
+            priced = self.priced(response)
+            self.recorder.record_response(priced)
+            return priced
+        return None  # the guard logged why
 
     def record_embeddings(self, result: object) -> None:
         """Record an embeddings result, whatever its shape; never raises."""

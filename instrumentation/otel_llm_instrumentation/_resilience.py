@@ -20,7 +20,7 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
@@ -205,9 +205,13 @@ class Guarded:
         resilience: The decorated function's protection.
         call: The call's telemetry, or `None` when an outer layer records it.
         route: The call's route.
+        streaming: The function is a generator: an attempt succeeds with its first item, and the breaker
+            hears how the stream ended (`stream_ended`).
     """
 
-    def __init__(self, resilience: Resilience, call: ObservedCall | None, route: Route) -> None:
+    def __init__(
+        self, resilience: Resilience, call: ObservedCall | None, route: Route, *, streaming: bool = False
+    ) -> None:
         self._resilience = resilience
         self._call = call
         self._route = route
@@ -220,6 +224,7 @@ class Guarded:
             attempt_timeout=math.inf if resilience.timeout is None else resilience.timeout,
             total_timeout=resilience.timeout,
             listener=call.recorder.on_plan_event if call is not None else None,
+            streaming=streaming,
         )
         self._last: BaseException | None = None
 
@@ -257,8 +262,16 @@ class Guarded:
                 self._plan.record_failure(error)
 
     def succeeded(self, result: Any) -> None:
-        """The attempt returned `result`."""
+        """The attempt returned `result` (a stream: its first item)."""
         self._plan.record_success(result)
+
+    def stream_ended(self, error: BaseException | None) -> None:
+        """The committed stream ended: exhausted or closed (`None`), or failed mid-way (`error`).
+
+        No retry follows (items have reached the caller); the breaker counts a provider failure. An error
+        that is not the provider's (the caller's own code failing) says nothing against the provider.
+        """
+        self._plan.record_stream_end(classify(error, self._route) if error is not None else None)
 
     def sleep(self) -> Callable[[float], Any]:
         """The sleep function for a plain function."""
@@ -307,6 +320,50 @@ async def run_async(
             case Finish(result=result):
                 return result
     raise action
+
+
+END: Final = object()
+"""What `open_stream` gives as the first item of a stream that had none."""
+
+
+def open_stream(guarded: Guarded, start: Callable[[], Iterator[Any]]) -> tuple[Iterator[Any], Any]:
+    """Start a stream under retries, breaker and deadline: its iterator and first item (or `END`).
+
+    A failure before the first item is retried like a failed call; from the first item on the stream is
+    the caller's, and `guarded.stream_ended` must be told how it ends.
+    """
+    while True:
+        action = guarded.next_action()
+        if isinstance(action, BaseException):
+            raise action
+        match action:
+            case Attempt():
+                with guarded.attempt(action):
+                    iterator = start()
+                    first = next(iterator, END)
+                    guarded.succeeded(None)
+                    return iterator, first
+            case Sleep(seconds=seconds):
+                guarded.sleep()(seconds)
+
+
+async def open_async_stream(
+    guarded: Guarded, start: Callable[[], AsyncIterator[Any]]
+) -> tuple[AsyncIterator[Any], Any]:
+    """`open_stream` for an async generator."""
+    while True:
+        action = guarded.next_action()
+        if isinstance(action, BaseException):
+            raise action
+        match action:
+            case Attempt():
+                with guarded.attempt(action):
+                    iterator = start()
+                    first = await anext(iterator, END)
+                    guarded.succeeded(None)
+                    return iterator, first
+            case Sleep(seconds=seconds):
+                await guarded.async_sleep(seconds)
 
 
 def reserve(resilience: Resilience, call: ObservedCall, telemetry: Telemetry) -> Reservation | None:

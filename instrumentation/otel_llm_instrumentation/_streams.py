@@ -18,7 +18,7 @@ import wrapt
 from otel_llm._exceptions import OtelLLMError, ProviderError
 from otel_llm._stream import StreamAccumulator
 from otel_llm._stream_session import starts_stream
-from otel_llm._types import ChatChunk, ChatRequest, StreamEvent
+from otel_llm._types import ChatChunk, ChatRequest, ChatResponse, StreamEvent
 from otel_llm_instrumentation._endpoints import parser_for
 from otel_llm_instrumentation._observe import ObservedCall, as_json, logger
 
@@ -65,15 +65,19 @@ class ChunkFolder:
             self._started = True
             self._call.recorder.record_first_chunk()
 
-    def end(self, error: BaseException | None) -> None:
-        """The stream ended: record what arrived (when it completed or was closed) and end the span."""
+    def end(self, error: BaseException | None) -> ChatResponse | None:
+        """The stream ended: record what arrived (when it completed or was closed) and end the span.
+
+        Returns:
+            The response recorded (priced), or `None` (failed, or already ended).
+        """
         if self._ended:
-            return
+            return None
         self._ended = True
         error = error or self._failure
-        if error is None:
-            self._call.record_response(self._accumulator.response())
+        response = self._call.record_response(self._accumulator.response()) if error is None else None
         self._call.end(error)
+        return response
 
 
 Hidden = Callable[[Any], bool]

@@ -38,8 +38,12 @@ from otel_llm.telemetry._handler import Telemetry
 from otel_llm_instrumentation._endpoints import Endpoint, endpoint_for
 from otel_llm_instrumentation._observe import ObservedCall, integer_or_none, number_or_none, observing
 from otel_llm_instrumentation._resilience import (
+    END,
+    Guarded,
     Resilience,
     SleepFunction,
+    open_async_stream,
+    open_stream,
     reserve,
     resilience,
     run,
@@ -49,7 +53,7 @@ from otel_llm_instrumentation._resilience import (
 from otel_llm_instrumentation._streams import ChunkFolder
 
 if TYPE_CHECKING:
-    from otel_llm._budget import BudgetLedger
+    from otel_llm._budget import BudgetLedger, Reservation
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -111,10 +115,13 @@ def llm_call(
         clock: Monotonic clock for `timeout` and retries; default: `time.monotonic`.
         sleep: Sleep between retries; default: `time.sleep`, `asyncio.sleep` for coroutine functions.
 
+    A generator (a stream) is protected until its first item: failures before it are retried; once an
+    item reached the caller nothing is retried, and how the stream ends (exhausted, closed, or failed
+    mid-way) is what its breaker counts. Its budget is settled with the cost recorded at the end.
+
     Raises:
         ConfigurationError: The provider is unknown and has no `base_url`, `operation` is invalid,
-            `timeout` is not positive, or `retry`, `breaker`, `timeout` or `budget` is given for a
-            generator (streams are only observed).
+            or `timeout` is not positive.
         CircuitOpenError: (from a call) The breaker is open; the function did not run.
         BudgetExceededError: (from a call) A budget's hard limit would be exceeded; the function did
             not run.
@@ -163,7 +170,7 @@ def llm_call(
             # Nested under an observed call, the outer layer records (and bills) it; the protection applies.
             nested = Route(endpoint.key, _model_name(model, kwargs)) if observing() else None
             return _guarded(
-                guard, wrapped, args, kwargs, nested, lambda: (observe(kwargs), telemetry()), finish
+                guard, wrapped, args, kwargs, nested, lambda: (observe(kwargs), telemetry()), finish, read
             )
         if observing():
             return wrapped(*args, **kwargs)  # an outer layer records this call
@@ -178,18 +185,7 @@ def llm_call(
             finish(call, result)
             return result
 
-    if guard is None:
-        return wrapper  # type: ignore[return-value]  # wrapt returns the function itself, wrapped
-
-    def decorate(function: F) -> F:
-        target = getattr(function, "__func__", function)  # a staticmethod or classmethod object
-        if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
-            raise ConfigurationError(
-                "retry", "retry, breaker, timeout and budget apply to functions, not streams"
-            )
-        return wrapper(function)  # type: ignore[return-value]  # wrapt returns the function, wrapped
-
-    return decorate
+    return wrapper  # type: ignore[return-value]  # wrapt returns the function itself, wrapped
 
 
 def _guarded(
@@ -200,8 +196,13 @@ def _guarded(
     nested: Route | None,
     observe: Callable[[], tuple[ObservedCall, Telemetry]],
     finish: Callable[[ObservedCall, Any], Decimal | None],
+    read: Callable[[Any], Any],
 ) -> Any:
-    """A call under retries, breaker, deadline and budgets (the function is no generator)."""
+    """A call under retries, breaker, deadline and budgets."""
+    if inspect.isasyncgenfunction(wrapped):
+        return _guarded_async_generator(guard, wrapped, args, kwargs, nested, observe, read)
+    if inspect.isgeneratorfunction(wrapped):
+        return _guarded_generator(guard, wrapped, args, kwargs, nested, observe, read)
     if inspect.iscoroutinefunction(wrapped):
         return _guarded_coroutine(guard, wrapped, args, kwargs, nested, observe, finish)
     if nested is not None:
@@ -300,6 +301,112 @@ async def _async_generator(
         raise
     finally:
         folder.end(error)
+
+
+class _GuardedStream:
+    """What a protected stream holds besides its items: the plan, the span and the budget reservation.
+
+    Nested under an observed call (`nested` route), the outer layer records and bills: only the plan.
+    """
+
+    def __init__(
+        self,
+        guard: Resilience,
+        nested: Route | None,
+        observe: Callable[[], tuple[ObservedCall, Telemetry]],
+        read: Callable[[Any], Any],
+    ) -> None:
+        self._guard = guard
+        self._read = read
+        self._folder: ChunkFolder | None = None
+        self._reservation: Reservation | None = None
+        if nested is not None:
+            self.guarded = Guarded(guard, None, nested, streaming=True)
+            return
+        call, telemetry = observe()
+        self._folder = ChunkFolder(call)
+        call.start()
+        call.returned()  # the caller consumes the stream in its own context
+        try:
+            self._reservation = reserve(guard, call, telemetry)
+        except BaseException as exc:
+            call.end(exc)
+            raise
+        self.guarded = Guarded(guard, call, call.route, streaming=True)
+
+    def add(self, item: Any) -> None:
+        if self._folder is not None:
+            self._folder.add(self._read(item))
+
+    def end(self, error: BaseException | None, *, committed: bool) -> None:
+        """The stream ended (`committed`: its first item had arrived, else it never started)."""
+        if committed:
+            self.guarded.stream_ended(error)
+        response = self._folder.end(error) if self._folder is not None else None
+        cost = response.cost_usd if response is not None else None
+        settle(self._guard, self._reservation, cost, failed=error is not None)
+
+
+def _guarded_generator(
+    guard: Resilience,
+    wrapped: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    nested: Route | None,
+    observe: Callable[[], tuple[ObservedCall, Telemetry]],
+    read: Callable[[Any], Any],
+) -> Any:
+    """A generator under retries (until its first item), breaker, deadline and budgets."""
+    stream = _GuardedStream(guard, nested, observe, read)
+    error: BaseException | None = None
+    committed = False
+    try:
+        iterator, first = open_stream(stream.guarded, lambda: iter(wrapped(*args, **kwargs)))
+        committed = True
+        if first is not END:
+            stream.add(first)
+            yield first
+            for item in iterator:
+                stream.add(item)
+                yield item
+    except GeneratorExit:
+        raise  # left early: no error
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        stream.end(error, committed=committed)
+
+
+async def _guarded_async_generator(
+    guard: Resilience,
+    wrapped: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    nested: Route | None,
+    observe: Callable[[], tuple[ObservedCall, Telemetry]],
+    read: Callable[[Any], Any],
+) -> Any:
+    """`_guarded_generator` for an async generator."""
+    stream = _GuardedStream(guard, nested, observe, read)
+    error: BaseException | None = None
+    committed = False
+    try:
+        iterator, first = await open_async_stream(stream.guarded, lambda: aiter(wrapped(*args, **kwargs)))
+        committed = True
+        if first is not END:
+            stream.add(first)
+            yield first
+            async for item in iterator:
+                stream.add(item)
+                yield item
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        stream.end(error, committed=committed)
 
 
 def _endpoint(provider: str, base_url: str | None, wire: str | None) -> Endpoint:

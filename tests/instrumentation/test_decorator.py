@@ -17,6 +17,7 @@ from otel_llm.budgets import Budget, BudgetLedger
 from otel_llm.policies import Exponential
 from otel_llm.telemetry import _instruments as inst
 from tests.conftest import Captured, FakeClock, new_captured
+from tests.instrumentation.genai_spans import chat_span, chat_spans
 from tests.wire import PROVIDERS, openai_body
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,11 +42,6 @@ def decorated(captured: Captured, **options: Any) -> Callable[[F], F]:
         meter_provider=captured.meter_provider,
         **options,
     )
-
-
-def chat_span(captured: Captured) -> dict[str, Any]:
-    [span] = [s for s in captured.spans() if s.name.startswith("chat ")]
-    return dict(span.attributes or {})
 
 
 def test_a_legacy_function_records_what_the_routing_client_records(captured: Captured) -> None:
@@ -442,15 +438,109 @@ def test_nested_under_an_observed_call_the_protection_still_applies(
     assert clock.sleeps == [1.0] and len(captured.spans()) == 1
 
 
-@pytest.mark.parametrize(
-    "option", [{"retry": otel_llm.RetryPolicy()}, {"breaker": "openai"}, {"timeout": 1.0}]
-)
-def test_streams_take_no_resilience_options(captured: Captured, option: dict[str, Any]) -> None:
-    def stream() -> Iterator[str]:
-        yield "x"
+CHUNKS: list[dict[str, Any]] = [
+    {"id": "c", "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": {"content": "hel"}}]},
+    {"id": "c", "choices": [{"index": 0, "delta": {"content": "lo"}, "finish_reason": "stop"}]},
+    {"id": "c", "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}},
+]
 
-    with pytest.raises(otel_llm.ConfigurationError):
-        decorated(captured, model="gpt-4o-mini", **option)(stream)
+
+def test_a_stream_is_retried_until_its_first_item(captured: Captured, clock: FakeClock) -> None:
+    pending: list[Exception] = [http_error(503), ConnectionError("reset")]
+
+    @decorated(captured, model="gpt-4o-mini", **retrying(clock))
+    def stream(messages: list[dict[str, str]]) -> Iterator[dict[str, Any]]:
+        if pending:
+            raise pending.pop(0)  # before any item: the call has not started for the caller
+        yield from CHUNKS
+
+    assert list(stream(messages=USER)) == CHUNKS
+    assert clock.sleeps == [1.0, 2.0]
+    span = chat_span(captured)
+    assert (span["gen_ai.usage.input_tokens"], span["gen_ai.usage.output_tokens"]) == (5, 2)
+    assert len([s for s in captured.spans() if s.name == "otel_llm.attempt"]) == 3
+
+
+def test_a_stream_failing_mid_way_is_not_retried_and_counts_against_the_breaker(
+    captured: Captured, clock: FakeClock
+) -> None:
+    runs = 0
+
+    @decorated(captured, model="gpt-4o-mini", breaker="openai:stream-test", **retrying(clock))
+    def stream() -> Iterator[dict[str, Any]]:
+        nonlocal runs
+        runs += 1
+        yield CHUNKS[0]
+        raise httpx.RemoteProtocolError("peer closed the connection")  # items already reached the caller
+
+    for failure in range(otel_llm.BreakerPolicy().failure_threshold):
+        received = []
+        with pytest.raises(httpx.RemoteProtocolError):
+            for item in stream():
+                received.append(item)
+        assert received == [CHUNKS[0]] and runs == failure + 1  # no retry once an item was delivered
+    with pytest.raises(otel_llm.CircuitOpenError):
+        next(stream())
+    assert clock.sleeps == [] and runs == otel_llm.BreakerPolicy().failure_threshold
+    assert all(span["error.type"] for span in chat_spans(captured))
+
+
+def test_a_stream_left_early_settles_its_budget_and_frees_the_breaker(
+    captured: Captured, clock: FakeClock
+) -> None:
+    ledger = BudgetLedger([Budget("daily", limit_usd=Decimal("10"), period="day")])
+    policy = otel_llm.BreakerPolicy()
+
+    @decorated(captured, model="gpt-4o-mini", breaker="openai:left-early", budget=ledger, clock=clock)
+    def stream(messages: list[dict[str, str]]) -> Iterator[dict[str, Any]]:
+        yield from CHUNKS
+
+    for _ in range(policy.failure_threshold + 1):
+        for _ in stream(messages=USER):
+            break  # closed by the caller: neither a failure nor an open reservation
+    assert ledger.open_reservations == 0
+    assert len(chat_spans(captured)) == policy.failure_threshold + 1
+    assert all("error.type" not in span for span in chat_spans(captured))
+
+
+@pytest.mark.anyio
+async def test_an_async_stream_is_retried_and_billed_with_its_recorded_cost(
+    captured: Captured, clock: FakeClock
+) -> None:
+    ledger = BudgetLedger([Budget("daily", limit_usd=Decimal("10"), period="day")])
+    pending: list[Exception] = [http_error(429)]
+
+    @decorated(
+        captured, model="gpt-4o-mini", budget=ledger, **{**retrying(clock), "sleep": clock.async_sleep}
+    )
+    async def stream(messages: list[dict[str, str]]) -> AsyncIterator[dict[str, Any]]:
+        if pending:
+            raise pending.pop(0)
+        for chunk in CHUNKS:
+            yield chunk
+
+    assert [chunk async for chunk in stream(messages=USER)] == CHUNKS
+    assert clock.sleeps == [1.0]
+    [status] = ledger.status()
+    span = chat_span(captured)
+    assert ledger.open_reservations == 0
+    assert status.spent_usd > 0 and float(status.spent_usd) == pytest.approx(span["otel_llm.cost.usd"])
+
+
+def test_a_stream_refused_by_its_budget_never_runs(captured: Captured) -> None:
+    ledger = BudgetLedger([Budget("tiny", limit_usd=Decimal("0.000001"), period="day")])
+    runs = 0
+
+    @decorated(captured, model="gpt-4o-mini", budget=ledger)
+    def stream(messages: list[dict[str, str]]) -> Iterator[dict[str, Any]]:
+        nonlocal runs
+        runs += 1
+        yield from CHUNKS
+
+    with pytest.raises(otel_llm.BudgetExceededError):
+        next(stream(messages=USER))
+    assert runs == 0 and ledger.open_reservations == 0
+    assert chat_span(captured)["error.type"] == "budget_exceeded"
 
 
 def test_an_invalid_timeout_is_rejected() -> None:
