@@ -139,10 +139,15 @@ class ObservedCall:
             return priced
         return None  # the guard logged why
 
-    def record_embeddings(self, result: object) -> None:
-        """Record an embeddings result, whatever its shape; never raises."""
+    def record_embeddings(self, result: object) -> Decimal | None:
+        """Record an embeddings result, whatever its shape; never raises.
+
+        Returns:
+            Its cost, or `None` (unknown price, or a result that could not be read).
+        """
         with self._guard("an embeddings result"):
-            self._record_embeddings(result)
+            return self._record_embeddings(result)
+        return None  # the guard logged why
 
     @contextlib.contextmanager
     def _guard(self, what: str) -> Iterator[None]:
@@ -155,20 +160,21 @@ class ObservedCall:
                 raise
             logger.debug("otel_llm: could not record %s", what, exc_info=True)
 
-    def _record_embeddings(self, result: object) -> None:
+    def _record_embeddings(self, result: object) -> Decimal | None:
         if not isinstance(self.request, EmbeddingsRequest):
-            return
+            return None
         parser = parser_for(self.endpoint)
         if not isinstance(parser, EmbeddingsProvider):
-            return
+            return None
         try:
             parsed = parser.parse_embeddings_response(_as_response(result), self.request)
         except (OtelLLMError, ValueError, TypeError, AttributeError) as exc:
             logger.debug("otel_llm: could not read an embeddings result: %s", exc)
-            return
+            return None
         # Embeddings generate nothing: zero output tokens is a fact here, not a guess.
         cost = self._cost(dataclasses.replace(parsed.usage, output_tokens=0))
         self.recorder.record_embeddings(dataclasses.replace(parsed, route=self.route, cost_usd=cost))
+        return cost
 
     def parse_chat(self, result: object) -> ChatResponse | None:
         """`result` as a priced `ChatResponse`, or `None` when it is no response we can read.

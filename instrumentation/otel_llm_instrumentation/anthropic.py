@@ -25,7 +25,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import wrapt
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
@@ -238,9 +238,20 @@ def _observed_call(
         stop=tuple(str(s) for s in stop) if isinstance(stop, (list, tuple)) and stop else None,
         tools=parse_tools([_tool(t) for t in kwargs.get("tools") or []]),
         tool_choice=_tool_choice(kwargs.get("tool_choice")),
+        response_format=_output_format(kwargs.get("output_config")),
         stream=stream,
     )
     return ObservedCall(telemetry, endpoint_for(base_url, "anthropic", names), request)
+
+
+def _output_format(output_config: object) -> Literal["json"] | None:
+    """`"json"` when Anthropic's native structured output (`output_config.format`) is asked for.
+
+    Only the fact is recorded (`gen_ai.output.type`): a schema here would make the routing client's parser
+    look for its own emulation tool, which a native structured answer does not use.
+    """
+    config = _mapping(output_config)
+    return "json" if config is not None and _mapping(config.get("format")) is not None else None
 
 
 def _mapping(value: object) -> Mapping[str, Any] | None:

@@ -152,8 +152,7 @@ def llm_call(
     def finish(call: ObservedCall, result: Any) -> Decimal | None:
         """Record the result; its cost, where known (for budgets)."""
         if operation == "embeddings":
-            call.record_embeddings(read(result))
-            return None  # unknown here: a budget keeps the reserved worst case as spent
+            return call.record_embeddings(read(result))
         response = call.parse_chat(read(result))
         if response is None:
             return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import inspect
 from collections.abc import Iterator
 from typing import Any
 
@@ -324,3 +325,22 @@ def test_anthropic_request_shapes_become_the_routing_clients(captured: Captured)
     assert request.tools == (Tool("weather", "Forecast", weather),)
     assert (request.max_tokens, request.temperature, request.top_p, request.stop) == (100, 0.2, 0.9, ("END",))
     assert request.tool_choice == "required" and not request.stream
+
+
+@pytest.mark.skipif(
+    "output_config" not in inspect.signature(Messages.create).parameters,
+    reason=f"anthropic {anthropic.__version__} has no native structured output",
+)
+def test_native_structured_output_is_recorded_as_json(
+    server: FakeProviderServer, instrumented: Captured
+) -> None:
+    schema: dict[str, object] = {"type": "object", "properties": {"answer": {"type": "string"}}}
+    with sdk(server) as client:
+        client.messages.create(
+            model=MODEL,
+            max_tokens=64,
+            messages=USER,
+            output_config={"format": {"type": "json_schema", "schema": schema}},
+        )
+    span = chat_span(instrumented)
+    assert span["gen_ai.output.type"] == "json" and span["gen_ai.usage.output_tokens"] > 0

@@ -381,6 +381,26 @@ def test_a_budget_is_settled_with_the_recorded_cost(captured: Captured) -> None:
     assert status.spent_usd > 0 and float(status.spent_usd) == pytest.approx(cost["otel_llm.cost.usd"])
 
 
+def test_an_embeddings_budget_is_settled_with_the_recorded_cost(captured: Captured) -> None:
+    ledger = BudgetLedger([Budget("daily", limit_usd=Decimal("10"), period="day")])
+    body = {
+        "object": "list",
+        "model": "text-embedding-3-small",
+        "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
+        "usage": {"prompt_tokens": 1000, "total_tokens": 1000},
+    }
+
+    @decorated(captured, model="text-embedding-3-small", operation="embeddings", budget=ledger)
+    def embed(input: list[str]) -> dict[str, object]:
+        return body
+
+    embed(input=["a text"])
+    [status] = ledger.status()
+    cost = (captured.span("embeddings text-embedding-3-small").attributes or {})["otel_llm.cost.usd"]
+    assert ledger.open_reservations == 0  # settled with what the call cost, not its reserved worst case
+    assert status.spent_usd > 0 and float(status.spent_usd) == pytest.approx(cost)
+
+
 def test_a_failed_call_releases_its_reservation(captured: Captured) -> None:
     ledger = BudgetLedger([Budget("daily", limit_usd=Decimal("10"), period="day")])
 
