@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 import httpx
 
 from otel_llm._attribution import current_attribution
-from otel_llm._breaker import BreakerBoard, BreakerPolicy, Clock
+from otel_llm._breaker import BreakerBoard, BreakerPolicy, BreakerTransition, CircuitState, Clock
 from otel_llm._engine import Attempt, CallPlan, Finish, Sleep
 from otel_llm._exceptions import (
     AllRoutesFailedError,
@@ -63,15 +63,50 @@ _SDK_KINDS: Final[dict[str, ErrorKind]] = {"APITimeoutError": "timeout", "APICon
 # time, before any object could be handed to them: so the boards live here, created on first use. Keyed by
 # the clock too, so that a fake clock gets boards of its own.
 _BOARDS_LOCK: Final = threading.Lock()
-_BOARDS: dict[tuple[str, Clock], BreakerBoard] = {}
+_BOARDS: dict[tuple[str, Clock], SharedBreakers] = {}
 
 
-def _board(key: str, clock: Clock) -> BreakerBoard:
+class SharedBreakers:
+    """The breakers of one key, and the telemetry they report to: that of every function using them.
+
+    Each telemetry the key's functions record to records the transitions (counter and span event) and
+    observes the states on its state gauge, as a routing client does for its own breakers.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self.board = BreakerBoard(BreakerPolicy(), clock, self._on_transition)
+        self._lock = threading.Lock()
+        self._names: dict[
+            str, str
+        ] = {}  # provider key -> `gen_ai.provider.name`, from the functions' endpoints
+        self._sinks: tuple[Telemetry, ...] = ()  # replaced, never mutated: readers take a snapshot
+
+    def report_to(self, telemetry: Telemetry, provider_key: str, provider_name: str) -> None:
+        """Have `telemetry` record these breakers (once, however often asked), naming `provider_key`."""
+        with self._lock:
+            self._names[provider_key] = provider_name
+            if any(sink is telemetry for sink in self._sinks):
+                return
+            self._sinks = (*self._sinks, telemetry)
+        telemetry.observe_breakers(self._states)
+
+    def _name(self, provider_key: str) -> str:
+        return self._names.get(provider_key, provider_key)
+
+    def _states(self) -> list[tuple[str, str | None, CircuitState]]:
+        return [(self._name(b.provider), b.model, b.state) for b in self.board.breakers()]
+
+    def _on_transition(self, transition: BreakerTransition) -> None:
+        for telemetry in self._sinks:
+            telemetry.record_transition(transition, self._name(transition.provider))
+
+
+def _shared(key: str, clock: Clock) -> SharedBreakers:
     with _BOARDS_LOCK:
-        board = _BOARDS.get((key, clock))
-        if board is None:
-            board = _BOARDS[(key, clock)] = BreakerBoard(BreakerPolicy(), clock)
-        return board
+        shared = _BOARDS.get((key, clock))
+        if shared is None:
+            shared = _BOARDS[(key, clock)] = SharedBreakers(clock)
+        return shared
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +116,8 @@ class Resilience:
     Attributes:
         retry: When to retry.
         breaker: The breaker key, or `None` (no breaker).
-        board: The breakers: shared by `breaker` key, or one that never opens.
+        shared: The breakers of `breaker`, shared with every function using that key; `None` without.
+        board: The breakers: `shared`'s, or one whose breakers never open.
         timeout: Seconds for the whole call, retries and sleeps included; `None`: no deadline.
         spending: Budgets, or `None`.
         clock: Monotonic clock for the deadline and retry timing.
@@ -91,6 +127,7 @@ class Resilience:
 
     retry: RetryPolicy
     breaker: str | None
+    shared: SharedBreakers | None
     board: BreakerBoard
     timeout: float | None
     spending: Spending | None
@@ -120,6 +157,7 @@ def resilience(
     if breaker is not None and not breaker.strip(":"):
         raise ConfigurationError("breaker", "expected 'provider' or 'provider:model'")
     clock = clock or time.monotonic
+    shared = _shared(breaker, clock) if breaker is not None else None
     spending = None
     if budget is not None:
         from otel_llm._spending import Spending
@@ -128,7 +166,8 @@ def resilience(
     return Resilience(
         retry=retry or NO_RETRY,
         breaker=breaker,
-        board=_board(breaker, clock) if breaker is not None else BreakerBoard(_NEVER_OPENS, clock),
+        shared=shared,
+        board=shared.board if shared is not None else BreakerBoard(_NEVER_OPENS, clock),
         timeout=timeout,
         spending=spending,
         clock=clock,

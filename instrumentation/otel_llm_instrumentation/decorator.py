@@ -166,6 +166,8 @@ def llm_call(
         wrapped: Callable[..., Any], instance: Any, args: Sequence[Any], kwargs: Mapping[str, Any]
     ) -> Any:
         if guard is not None:
+            if guard.shared is not None:  # the key's breakers report where this function records
+                guard.shared.report_to(telemetry(), endpoint.key, endpoint.semconv_name)
             # Nested under an observed call, the outer layer records (and bills) it; the protection applies.
             nested = Route(endpoint.key, _model_name(model, kwargs)) if observing() else None
             return _guarded(

@@ -334,6 +334,14 @@ def test_an_open_breaker_refuses_calls_without_running_the_function(
         sibling()  # the same key shares the breaker
     refused = captured.spans()[-1]
     assert (refused.attributes or {})["error.type"] == "circuit_open"
+    # The breakers report as the routing client's do: the transition counted, the state on the gauge.
+    metrics = captured.metrics()
+    [(labels, count)] = metrics[inst.CIRCUIT_TRANSITIONS.name]
+    assert (labels[inst.CIRCUIT_STATE_ATTR], count) == ("open", 1.0)
+    states = {
+        (x[inst.PROVIDER_NAME], x.get(inst.REQUEST_MODEL)): v for x, v in metrics[inst.CIRCUIT_STATE.name]
+    }
+    assert states[("openai", "gpt-4o-mini")] == 2  # open
 
     clock.now = info.value.retry_at + 1  # recovered: a probe is admitted and closes the breaker
     assert sibling() == openai_body()
@@ -383,7 +391,7 @@ def test_a_budget_is_settled_with_the_recorded_cost(captured: Captured) -> None:
 
 def test_an_embeddings_budget_is_settled_with_the_recorded_cost(captured: Captured) -> None:
     ledger = BudgetLedger([Budget("daily", limit_usd=Decimal("10"), period="day")])
-    body = {
+    body: dict[str, object] = {
         "object": "list",
         "model": "text-embedding-3-small",
         "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
