@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from otel_llm._exceptions import ConfigurationError
+from otel_llm._types import ChatRequest, ChatResponse
+from otel_llm.telemetry._attributes import compact_json, semconv_message, tool_call_part
 
 CAPTURE_CONTENT_ENV: Final = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 CaptureMode = Literal["no_content", "span_only", "event_only", "span_and_event"]
@@ -74,6 +76,37 @@ class ContentCapture:
     def enabled(self) -> bool:
         """Whether any content is recorded."""
         return self.mode != "no_content"
+
+    def input_attributes(self, request: ChatRequest) -> dict[str, str]:
+        """The request's content attributes (messages, system instructions, tool definitions), cleaned."""
+        system = [{"type": "text", "content": m.text} for m in request.messages if m.role == "system"]
+        chat = [semconv_message(m) for m in request.messages if m.role != "system"]
+        attributes = {"gen_ai.input.messages": compact_json(self.clean(chat))}
+        if system:
+            attributes["gen_ai.system_instructions"] = compact_json(self.clean(system))
+        if request.tools:
+            definitions = [
+                {
+                    "type": "function",
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": dict(t.parameters),
+                }
+                for t in request.tools
+            ]
+            attributes["gen_ai.tool.definitions"] = compact_json(definitions)
+        return attributes
+
+    def output_attributes(self, response: ChatResponse) -> dict[str, str]:
+        """The response's content attribute (the assistant message: text and tool calls), cleaned."""
+        parts: list[dict[str, Any]] = [{"type": "text", "content": response.text}] if response.text else []
+        parts += [tool_call_part(call) for call in response.tool_calls]
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "parts": parts,
+            "finish_reason": response.finish_reasons[0] if response.finish_reasons else "stop",
+        }
+        return {"gen_ai.output.messages": compact_json(self.clean([message]))}
 
     def clean(self, value: Any) -> Any:
         """`value` (the semconv message shape: dicts and lists) with every text value cleaned."""

@@ -50,11 +50,8 @@ from otel_llm._types import (
 from otel_llm._version import __version__
 from otel_llm.telemetry import _instruments as inst
 from otel_llm.telemetry._attributes import (
-    compact_json,
     error_type_of,
     request_attributes,
-    semconv_message,
-    tool_call_part,
 )
 from otel_llm.telemetry._content import ContentCapture, content_capture
 from otel_llm.telemetry._route import RouteTarget
@@ -454,7 +451,7 @@ class CallRecorder:
         if self._activate:
             self._token = otel_context.attach(self._context)
         if self._telemetry.content.enabled and isinstance(request, ChatRequest):
-            self._record_input(request)
+            self._record_content(self._telemetry.content.input_attributes(request))
 
     @property
     def strict(self) -> bool:
@@ -575,7 +572,7 @@ class CallRecorder:
             },
         )
         if self._telemetry.content.enabled:
-            self._record_output(response)
+            self._record_content(self._telemetry.content.output_attributes(response))
 
     @_guarded
     def record_embeddings(self, response: EmbeddingsResponse) -> None:
@@ -691,26 +688,6 @@ class CallRecorder:
             self._attributes = attributes  # final: the response fixes route and response model
         return attributes
 
-    def _record_input(self, request: ChatRequest) -> None:
-        content = self._telemetry.content
-        system = [{"type": "text", "content": m.text} for m in request.messages if m.role == "system"]
-        chat = [semconv_message(m) for m in request.messages if m.role != "system"]
-        attributes: dict[str, str] = {"gen_ai.input.messages": compact_json(content.clean(chat))}
-        if system:
-            attributes["gen_ai.system_instructions"] = compact_json(content.clean(system))
-        if request.tools:
-            definitions = [
-                {
-                    "type": "function",
-                    "name": t.name,
-                    "description": t.description,
-                    "parameters": dict(t.parameters),
-                }
-                for t in request.tools
-            ]
-            attributes["gen_ai.tool.definitions"] = compact_json(definitions)
-        self._record_content(attributes)
-
     def _record_content(self, attributes: dict[str, str]) -> None:
         """Message content where the capture policy wants it: span attributes and/or the content event.
 
@@ -723,18 +700,6 @@ class CallRecorder:
             self._span.set_attributes(attributes)
         if content.in_event:
             self._event_content.update(attributes)
-
-    def _record_output(self, response: ChatResponse) -> None:
-        parts: list[dict[str, Any]] = [{"type": "text", "content": response.text}] if response.text else []
-        parts += [tool_call_part(call) for call in response.tool_calls]
-        message: dict[str, Any] = {
-            "role": "assistant",
-            "parts": parts,
-            "finish_reason": response.finish_reasons[0] if response.finish_reasons else "stop",
-        }
-        self._record_content(
-            {"gen_ai.output.messages": compact_json(self._telemetry.content.clean([message]))}
-        )
 
 
 class AttemptRecorder:
