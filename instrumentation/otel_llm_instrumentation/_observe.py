@@ -189,7 +189,10 @@ class ObservedCall:
         if isinstance(result, str) and not result.lstrip().startswith(("{", "[")):
             return self.priced(ChatResponse(text=result, model=self.request.model))
         try:
-            parsed = parser_for(self.endpoint).parse_response(_as_response(result), self.request)
+            payload = as_json(result)  # no JSON text in between: SDK objects give their fields directly
+            if not isinstance(payload, Mapping):
+                raise TypeError(f"a chat result is a JSON object, not {type(payload).__name__}")
+            parsed = parser_for(self.endpoint).parse_payload(dict(payload), self.request)
         except (OtelLLMError, ValueError, TypeError, AttributeError) as exc:
             logger.debug("otel_llm: could not read a chat result: %s", exc)
             return None

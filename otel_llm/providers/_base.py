@@ -63,6 +63,14 @@ class Provider(Protocol):
         """Parse a successful, fully read, non-streaming response."""
         ...
 
+    def parse_payload(self, payload: Mapping[str, object], request: ChatRequest) -> ChatResponse:
+        """Parse a non-streaming response's decoded JSON body (what instrumentation reads from SDK objects).
+
+        Raises:
+            MalformedResponse: `payload` does not have the documented shape.
+        """
+        ...
+
     def parse_stream_event(self, event: StreamEvent, request: ChatRequest) -> ChatChunk | None:
         """Parse one server-sent event; `None` for events that carry nothing (keep-alives)."""
         ...
@@ -120,6 +128,15 @@ class EndpointProvider:
         self._base_url = endpoint.base_url.rstrip("/")
         self._api_key = endpoint.api_key
         self._urls: dict[str, httpx.URL] = {}
+
+    def parse_response(self, response: httpx.Response, request: ChatRequest) -> ChatResponse:
+        """Parse a successful, fully read, non-streaming response: its JSON body, by `parse_payload`."""
+        with parsing(self.name, request, response.status_code, response.content):
+            return self.parse_payload(obj(decode_json(response.content), "body"), request)
+
+    def parse_payload(self, payload: Mapping[str, object], request: ChatRequest) -> ChatResponse:
+        """Parse a non-streaming response's decoded JSON body; each wire format implements it."""
+        raise NotImplementedError
 
     def _url(self, path: str) -> httpx.URL:
         """The parsed URL of `path` under the base URL, parsed once: parsing costs ~20 us per request."""

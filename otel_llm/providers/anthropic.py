@@ -45,7 +45,6 @@ from otel_llm.providers._base import (
     obj,
     opt_int,
     opt_str,
-    parsing,
     provider_error,
 )
 
@@ -124,37 +123,35 @@ class AnthropicMessages(EndpointProvider):
             headers["x-api-key"] = self._api_key
         return httpx.Request("POST", self._url("/v1/messages"), headers=headers, content=encode_json(body))
 
-    def parse_response(self, response: httpx.Response, request: ChatRequest) -> ChatResponse:
+    def parse_payload(self, payload: Mapping[str, object], request: ChatRequest) -> ChatResponse:
         """Parse a `message` object; the structured-output tool's input becomes the text."""
-        with parsing(self.name, request, response.status_code, response.content):
-            payload = obj(decode_json(response.content), "body")
-            schema = _answer_schema(request)
-            texts: list[str] = []
-            calls: list[ToolCall] = []
-            for i, raw_block in enumerate(arr(payload.get("content"), "content")):
-                block = obj(raw_block, f"content[{i}]")
-                kind = block.get("type")
-                if kind == "text":
-                    texts.append(opt_str(block.get("text"), f"content[{i}].text") or "")
-                elif kind == "tool_use":
-                    name = opt_str(block.get("name"), f"content[{i}].name") or ""
-                    arguments = obj(block.get("input", {}), f"content[{i}].input")
-                    if schema is not None and name == schema.name:
-                        texts.append(json.dumps(arguments, ensure_ascii=False))
-                    else:
-                        call_id = opt_str(block.get("id"), f"content[{i}].id") or ""
-                        calls.append(ToolCall.from_object(call_id, name, arguments))
-            reason = opt_str(payload.get("stop_reason"), "stop_reason")
-            if reason == "tool_use" and schema is not None and not calls:
-                reason = "end_turn"  # the only tool used was the structured answer
-            return ChatResponse(
-                text="".join(texts),
-                model=opt_str(payload.get("model"), "model"),
-                id=opt_str(payload.get("id"), "id"),
-                finish_reasons=(_FINISH_REASONS.get(reason, reason),) if reason else (),
-                usage=_usage(payload.get("usage")),
-                tool_calls=tuple(calls),
-            )
+        schema = _answer_schema(request)
+        texts: list[str] = []
+        calls: list[ToolCall] = []
+        for i, raw_block in enumerate(arr(payload.get("content"), "content")):
+            block = obj(raw_block, f"content[{i}]")
+            kind = block.get("type")
+            if kind == "text":
+                texts.append(opt_str(block.get("text"), f"content[{i}].text") or "")
+            elif kind == "tool_use":
+                name = opt_str(block.get("name"), f"content[{i}].name") or ""
+                arguments = obj(block.get("input", {}), f"content[{i}].input")
+                if schema is not None and name == schema.name:
+                    texts.append(json.dumps(arguments, ensure_ascii=False))
+                else:
+                    call_id = opt_str(block.get("id"), f"content[{i}].id") or ""
+                    calls.append(ToolCall.from_object(call_id, name, arguments))
+        reason = opt_str(payload.get("stop_reason"), "stop_reason")
+        if reason == "tool_use" and schema is not None and not calls:
+            reason = "end_turn"  # the only tool used was the structured answer
+        return ChatResponse(
+            text="".join(texts),
+            model=opt_str(payload.get("model"), "model"),
+            id=opt_str(payload.get("id"), "id"),
+            finish_reasons=(_FINISH_REASONS.get(reason, reason),) if reason else (),
+            usage=_usage(payload.get("usage")),
+            tool_calls=tuple(calls),
+        )
 
     def parse_stream_event(self, event: StreamEvent, request: ChatRequest) -> ChatChunk | None:
         """Parse one event of the `message_start` ... `message_stop` sequence."""

@@ -172,20 +172,18 @@ class GeminiGenerateContent(EndpointProvider):
             headers["x-goog-api-key"] = self._api_key
         return headers
 
-    def parse_response(self, response: httpx.Response, request: ChatRequest) -> ChatResponse:
+    def parse_payload(self, payload: Mapping[str, object], request: ChatRequest) -> ChatResponse:
         """Parse a `GenerateContentResponse`; a blocked prompt raises a content-filter error."""
-        with parsing(self.name, request, response.status_code, response.content):
-            payload = obj(decode_json(response.content), "body")
-            self._raise_if_blocked(payload, request)
-            text, reasons, calls = _candidates(payload)
-            return ChatResponse(
-                text=text,
-                model=opt_str(payload.get("modelVersion"), "modelVersion"),
-                id=opt_str(payload.get("responseId"), "responseId"),
-                finish_reasons=reasons,
-                usage=_usage(payload.get("usageMetadata")),
-                tool_calls=calls,
-            )
+        self._raise_if_blocked(payload, request)
+        text, reasons, calls = _candidates(payload)
+        return ChatResponse(
+            text=text,
+            model=opt_str(payload.get("modelVersion"), "modelVersion"),
+            id=opt_str(payload.get("responseId"), "responseId"),
+            finish_reasons=reasons,
+            usage=_usage(payload.get("usageMetadata")),
+            tool_calls=calls,
+        )
 
     def parse_stream_event(self, event: StreamEvent, request: ChatRequest) -> ChatChunk | None:
         """Parse one streamed `GenerateContentResponse`; the one with a finish reason ends the stream."""

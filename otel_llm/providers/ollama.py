@@ -100,24 +100,22 @@ class OllamaChat(EndpointProvider):
             "POST", self._url("/api/chat"), headers=self._headers(request.attempt), content=encode_json(body)
         )
 
-    def parse_response(self, response: httpx.Response, request: ChatRequest) -> ChatResponse:
+    def parse_payload(self, payload: Mapping[str, object], request: ChatRequest) -> ChatResponse:
         """Parse the single object of a non-streamed `/api/chat` answer."""
-        with parsing(self.name, request, response.status_code, response.content):
-            payload = obj(decode_json(response.content), "body")
-            self._raise_for_error_line(payload, request)
-            message = _message_of(payload)
-            tool_calls = tuple(
-                ToolCall.from_object(call_id, name, arguments)
-                for _, call_id, name, arguments in _tool_calls(message.get("tool_calls"))
-            )
-            reason = _finish_reason(payload, bool(tool_calls))
-            return ChatResponse(
-                text=opt_str(message.get("content"), "message.content") or "",
-                model=opt_str(payload.get("model"), "model"),
-                finish_reasons=(reason,) if reason else (),
-                usage=_usage(payload),
-                tool_calls=tool_calls,
-            )
+        self._raise_for_error_line(payload, request)
+        message = _message_of(payload)
+        tool_calls = tuple(
+            ToolCall.from_object(call_id, name, arguments)
+            for _, call_id, name, arguments in _tool_calls(message.get("tool_calls"))
+        )
+        reason = _finish_reason(payload, bool(tool_calls))
+        return ChatResponse(
+            text=opt_str(message.get("content"), "message.content") or "",
+            model=opt_str(payload.get("model"), "model"),
+            finish_reasons=(reason,) if reason else (),
+            usage=_usage(payload),
+            tool_calls=tool_calls,
+        )
 
     def parse_stream_event(self, event: StreamEvent, request: ChatRequest) -> ChatChunk | None:
         """Parse one NDJSON line: a piece of the message, or the final `done: true` object."""

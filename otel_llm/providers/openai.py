@@ -157,29 +157,27 @@ class OpenAIChat(EndpointProvider):
             headers["authorization"] = f"Bearer {self._api_key}"
         return headers
 
-    def parse_response(self, response: httpx.Response, request: ChatRequest) -> ChatResponse:
+    def parse_payload(self, payload: Mapping[str, object], request: ChatRequest) -> ChatResponse:
         """Parse a `chat.completion` object."""
-        with parsing(self.name, request, response.status_code, response.content):
-            payload = obj(decode_json(response.content), "body")
-            choices = arr(payload.get("choices"), "choices")
-            reasons: list[str] = []
-            first: Mapping[str, object] = {}
-            for i, raw_choice in enumerate(choices):
-                choice = obj(raw_choice, f"choices[{i}]")
-                message = obj(choice.get("message"), f"choices[{i}].message")
-                first = first or message
-                reason = opt_str(choice.get("finish_reason"), f"choices[{i}].finish_reason")
-                if reason is not None:
-                    reasons.append(_FINISH_REASONS.get(reason, reason))
-            return ChatResponse(
-                text=opt_str(first.get("content"), "choices[0].message.content") or "",
-                model=opt_str(payload.get("model"), "model"),
-                id=opt_str(payload.get("id"), "id"),
-                finish_reasons=tuple(reasons),
-                usage=_usage(payload.get("usage")),
-                tool_calls=_tool_calls(first.get("tool_calls")),
-                refusal=opt_str(first.get("refusal"), "choices[0].message.refusal"),
-            )
+        choices = arr(payload.get("choices"), "choices")
+        reasons: list[str] = []
+        first: Mapping[str, object] = {}
+        for i, raw_choice in enumerate(choices):
+            choice = obj(raw_choice, f"choices[{i}]")
+            message = obj(choice.get("message"), f"choices[{i}].message")
+            first = first or message
+            reason = opt_str(choice.get("finish_reason"), f"choices[{i}].finish_reason")
+            if reason is not None:
+                reasons.append(_FINISH_REASONS.get(reason, reason))
+        return ChatResponse(
+            text=opt_str(first.get("content"), "choices[0].message.content") or "",
+            model=opt_str(payload.get("model"), "model"),
+            id=opt_str(payload.get("id"), "id"),
+            finish_reasons=tuple(reasons),
+            usage=_usage(payload.get("usage")),
+            tool_calls=_tool_calls(first.get("tool_calls")),
+            refusal=opt_str(first.get("refusal"), "choices[0].message.refusal"),
+        )
 
     def parse_stream_event(self, event: StreamEvent, request: ChatRequest) -> ChatChunk | None:
         """Parse one `chat.completion.chunk` event (or the `[DONE]` terminator)."""
