@@ -95,6 +95,28 @@ def test_a_stream_reaches_the_caller_unchanged_and_records_usage(
     assert "gen_ai.response.time_to_first_chunk" in span
 
 
+def test_without_usage_reporting_a_streams_tokens_are_estimated_and_marked(
+    server: FakeProviderServer, captured: Captured
+) -> None:
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(
+        tracer_provider=captured.tracer_provider,
+        meter_provider=captured.meter_provider,
+        provider_names={"127.0.0.1": "openai"},
+        add_stream_usage=False,  # opted out: the request goes as the caller wrote it
+    )
+    try:
+        with sdk(server) as client:
+            chunks = list(client.chat.completions.create(model=MODEL, messages=USER, stream=True))
+    finally:
+        instrumentor.uninstrument()
+    assert all(chunk.usage is None for chunk in chunks)
+    span = chat_span(captured)
+    assert span["otel_llm.usage.estimated"] is True and span["gen_ai.usage.output_tokens"] > 0
+    # Estimates stay on the span: the token histogram takes reported counts only.
+    assert inst.TOKEN_USAGE.name not in captured.metrics()
+
+
 def test_a_stream_left_early_ends_its_span(server: FakeProviderServer, instrumented: Captured) -> None:
     with (
         sdk(server) as client,
