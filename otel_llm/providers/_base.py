@@ -12,6 +12,7 @@ import email.utils
 import json
 import math
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -114,7 +115,7 @@ class Endpoint:
     semconv_name: str
 
 
-class EndpointProvider:
+class EndpointProvider(ABC):
     """Shared constructor for providers: endpoint fields plus `server.address`/`server.port`."""
 
     framing: Framing = "sse"
@@ -134,9 +135,9 @@ class EndpointProvider:
         with parsing(self.name, request, response.status_code, response.content):
             return self.parse_payload(obj(decode_json(response.content), "body"), request)
 
+    @abstractmethod
     def parse_payload(self, payload: Mapping[str, object], request: ChatRequest) -> ChatResponse:
         """Parse a non-streaming response's decoded JSON body; each wire format implements it."""
-        raise NotImplementedError
 
     def _url(self, path: str) -> httpx.URL:
         """The parsed URL of `path` under the base URL, parsed once: parsing costs ~20 us per request."""
