@@ -84,16 +84,35 @@ Hidden = Callable[[Any], bool]
 """Items folded in but kept from the caller (a usage chunk the instrumentor asked for itself)."""
 
 
-class ObservedStream(wrapt.ObjectProxy[Any]):
-    """A sync stream (iterator, usually also a context manager) whose items are observed."""
+class _Observing(wrapt.ObjectProxy[Any]):
+    """What the sync and async stream proxies share: folding items in, and ending the span once."""
 
-    def __init__(self, wrapped: Any, folder: ChunkFolder, hide: Hidden | None = None) -> None:
+    def __init__(self, wrapped: Any, folder: ChunkFolder, hide: Hidden | None) -> None:
         super().__init__(wrapped)
         self._self_folder = folder
         self._self_hide = hide
-        self._self_iterator: Iterator[Any] | None = None
         # Ends the span if the stream is dropped without being exhausted or closed.
         self._self_finalizer = weakref.finalize(self, folder.end, None)
+
+    def _self_passes(self, item: Any) -> bool:
+        """Fold `item` in; whether the caller gets it."""
+        self._self_folder.add(item)
+        return self._self_hide is None or not self._self_hide(item)
+
+    def _self_stopped(self, exc: BaseException) -> None:
+        """The underlying stream raised `exc`: its end (exhausted) or its failure."""
+        if isinstance(exc, (StopIteration, StopAsyncIteration)):
+            self._self_finalizer()
+        else:
+            self._self_folder.end(exc)
+
+
+class ObservedStream(_Observing):
+    """A sync stream (iterator, usually also a context manager) whose items are observed."""
+
+    def __init__(self, wrapped: Any, folder: ChunkFolder, hide: Hidden | None = None) -> None:
+        super().__init__(wrapped, folder, hide)
+        self._self_iterator: Iterator[Any] | None = None
 
     def __iter__(self) -> ObservedStream:
         return self
@@ -104,14 +123,10 @@ class ObservedStream(wrapt.ObjectProxy[Any]):
         while True:
             try:
                 item = next(self._self_iterator)
-            except StopIteration:
-                self._self_finalizer()
-                raise
             except BaseException as exc:
-                self._self_folder.end(exc)
+                self._self_stopped(exc)
                 raise
-            self._self_folder.add(item)
-            if self._self_hide is None or not self._self_hide(item):
+            if self._self_passes(item):
                 return item
 
     def close(self) -> None:
@@ -137,15 +152,12 @@ class ObservedStream(wrapt.ObjectProxy[Any]):
             self._self_finalizer()
 
 
-class ObservedAsyncStream(wrapt.ObjectProxy[Any]):
+class ObservedAsyncStream(_Observing):
     """An async stream (async iterator, usually also an async context manager) whose items are observed."""
 
     def __init__(self, wrapped: Any, folder: ChunkFolder, hide: Hidden | None = None) -> None:
-        super().__init__(wrapped)
-        self._self_folder = folder
-        self._self_hide = hide
+        super().__init__(wrapped, folder, hide)
         self._self_iterator: AsyncIterator[Any] | None = None
-        self._self_finalizer = weakref.finalize(self, folder.end, None)
 
     def __aiter__(self) -> ObservedAsyncStream:
         return self
@@ -156,14 +168,10 @@ class ObservedAsyncStream(wrapt.ObjectProxy[Any]):
         while True:
             try:
                 item = await self._self_iterator.__anext__()
-            except StopAsyncIteration:
-                self._self_finalizer()
-                raise
             except BaseException as exc:
-                self._self_folder.end(exc)
+                self._self_stopped(exc)
                 raise
-            self._self_folder.add(item)
-            if self._self_hide is None or not self._self_hide(item):
+            if self._self_passes(item):
                 return item
 
     async def close(self) -> None:
