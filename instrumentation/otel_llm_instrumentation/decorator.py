@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -176,9 +176,13 @@ def llm_call(
         if observing():
             return wrapped(*args, **kwargs)  # an outer layer records this call
         if inspect.isasyncgenfunction(wrapped):
-            return _async_generator(wrapped, args, kwargs, observe(kwargs), read)
+            return _async_generator(
+                lambda: _StreamCall(observe(kwargs), read), lambda: aiter(wrapped(*args, **kwargs))
+            )
         if inspect.isgeneratorfunction(wrapped):
-            return _generator(wrapped, args, kwargs, observe(kwargs), read)
+            return _generator(
+                lambda: _StreamCall(observe(kwargs), read), lambda: iter(wrapped(*args, **kwargs))
+            )
         if inspect.iscoroutinefunction(wrapped):
             return _coroutine(wrapped, args, kwargs, observe(kwargs), finish)
         with observe(kwargs) as call:
@@ -200,10 +204,17 @@ def _guarded(
     read: Callable[[Any], Any],
 ) -> Any:
     """A call under retries, breaker, deadline and budgets."""
-    if inspect.isasyncgenfunction(wrapped):
-        return _guarded_async_generator(guard, wrapped, args, kwargs, nested, observe, read)
-    if inspect.isgeneratorfunction(wrapped):
-        return _guarded_generator(guard, wrapped, args, kwargs, nested, observe, read)
+    if inspect.isgeneratorfunction(wrapped) or inspect.isasyncgenfunction(wrapped):
+
+        def begin() -> _StreamCall:
+            if nested is not None:
+                return _StreamCall(None, read, guard, nested)
+            call, telemetry = observe()
+            return _StreamCall(call, read, guard, call.route, telemetry)
+
+        if inspect.isasyncgenfunction(wrapped):
+            return _async_generator(begin, lambda: aiter(wrapped(*args, **kwargs)))
+        return _generator(begin, lambda: iter(wrapped(*args, **kwargs)))
     if inspect.iscoroutinefunction(wrapped):
         return _guarded_coroutine(guard, wrapped, args, kwargs, nested, observe, finish)
     if nested is not None:
@@ -256,113 +267,85 @@ async def _coroutine(
         return result
 
 
-def _generator(
-    wrapped: Callable[..., Any],
-    args: Sequence[Any],
-    kwargs: Mapping[str, Any],
-    call: ObservedCall,
-    read: Callable[[Any], Any],
-) -> Any:
-    folder = ChunkFolder(call)
-    call.start()
-    call.returned()  # the caller consumes the stream in its own context
-    error: BaseException | None = None
-    try:
-        for item in wrapped(*args, **kwargs):
-            folder.add(read(item))
-            yield item
-    except GeneratorExit:
-        raise  # left early: the span ends without an error
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        folder.end(error)
+class _StreamCall:
+    """One call of a decorated generator: its span and, under protection, its plan and budget reservation.
 
+    Built when the stream starts (the caller's first `next`). Nested under an observed call (`call` is
+    `None`), the outer layer records and bills the call: only the protection applies.
 
-async def _async_generator(
-    wrapped: Callable[..., Any],
-    args: Sequence[Any],
-    kwargs: Mapping[str, Any],
-    call: ObservedCall,
-    read: Callable[[Any], Any],
-) -> Any:
-    folder = ChunkFolder(call)
-    call.start()
-    call.returned()
-    error: BaseException | None = None
-    try:
-        async for item in wrapped(*args, **kwargs):
-            folder.add(read(item))
-            yield item
-    except GeneratorExit:
-        raise
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        folder.end(error)
+    Args:
+        call: The call's telemetry, or `None` when an outer layer records it.
+        read: The decorator's `extract` (or identity), applied to each item before it is folded in.
+        guard: The protection, or `None`.
+        route: The protected route (required with `guard`).
+        telemetry: Where a budget refusal is recorded (required with `guard` and `call`).
 
-
-class _GuardedStream:
-    """What a protected stream holds besides its items: the plan, the span and the budget reservation.
-
-    Nested under an observed call (`nested` route), the outer layer records and bills: only the plan.
+    Raises:
+        BudgetExceededError: A budget's hard limit would be exceeded; the span ends with it.
     """
 
     def __init__(
         self,
-        guard: Resilience,
-        nested: Route | None,
-        observe: Callable[[], tuple[ObservedCall, Telemetry]],
+        call: ObservedCall | None,
         read: Callable[[Any], Any],
+        guard: Resilience | None = None,
+        route: Route | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
-        self._guard = guard
         self._read = read
-        self._folder: ChunkFolder | None = None
+        self._guard = guard
+        self._folder = ChunkFolder(call) if call is not None else None
         self._reservation: Reservation | None = None
-        if nested is not None:
-            self.guarded = Guarded(guard, None, nested, streaming=True)
-            return
-        call, telemetry = observe()
-        self._folder = ChunkFolder(call)
-        call.start()
-        call.returned()  # the caller consumes the stream in its own context
-        try:
-            self._reservation = reserve(guard, call, telemetry)
-        except BaseException as exc:
-            call.end(exc)
-            raise
-        self.guarded = Guarded(guard, call, call.route, streaming=True)
+        self._guarded: Guarded | None = None
+        if call is not None:
+            call.start()
+            call.returned()  # the caller consumes the stream in its own context
+            if guard is not None and telemetry is not None:
+                try:
+                    self._reservation = reserve(guard, call, telemetry)
+                except BaseException as exc:
+                    call.end(exc)
+                    raise
+        if guard is not None and route is not None:
+            self._guarded = Guarded(guard, call, route, streaming=True)
+
+    def open(self, start: Callable[[], Iterator[Any]]) -> tuple[Iterator[Any], Any]:
+        """The stream and its first item (`END` if none); under protection, retried until that item."""
+        if self._guarded is not None:
+            return open_stream(self._guarded, start)
+        iterator = start()
+        return iterator, next(iterator, END)
+
+    async def open_async(self, start: Callable[[], AsyncIterator[Any]]) -> tuple[AsyncIterator[Any], Any]:
+        """`open` for an async generator."""
+        if self._guarded is not None:
+            return await open_async_stream(self._guarded, start)
+        iterator = start()
+        return iterator, await anext(iterator, END)
 
     def add(self, item: Any) -> None:
+        """An item reached the caller."""
         if self._folder is not None:
             self._folder.add(self._read(item))
 
     def end(self, error: BaseException | None, *, committed: bool) -> None:
         """The stream ended (`committed`: its first item had arrived, else it never started)."""
-        if committed:
-            self.guarded.stream_ended(error)
+        if committed and self._guarded is not None:
+            self._guarded.stream_ended(error)
         response = self._folder.end(error) if self._folder is not None else None
-        cost = response.cost_usd if response is not None else None
-        settle(self._guard, self._reservation, cost, failed=error is not None)
+        if self._guard is not None:
+            settle(
+                self._guard, self._reservation, response.cost_usd if response else None, failed=bool(error)
+            )
 
 
-def _guarded_generator(
-    guard: Resilience,
-    wrapped: Callable[..., Any],
-    args: Sequence[Any],
-    kwargs: Mapping[str, Any],
-    nested: Route | None,
-    observe: Callable[[], tuple[ObservedCall, Telemetry]],
-    read: Callable[[Any], Any],
-) -> Any:
-    """A generator under retries (until its first item), breaker, deadline and budgets."""
-    stream = _GuardedStream(guard, nested, observe, read)
+def _generator(begin: Callable[[], _StreamCall], start: Callable[[], Iterator[Any]]) -> Any:
+    """The decorated generator's stream, observed (and protected, if `begin` says so); items unchanged."""
+    stream = begin()
     error: BaseException | None = None
     committed = False
     try:
-        iterator, first = open_stream(stream.guarded, lambda: iter(wrapped(*args, **kwargs)))
+        iterator, first = stream.open(start)
         committed = True
         if first is not END:
             stream.add(first)
@@ -371,7 +354,7 @@ def _guarded_generator(
                 stream.add(item)
                 yield item
     except GeneratorExit:
-        raise  # left early: no error
+        raise  # left early: the span ends without an error
     except BaseException as exc:
         error = exc
         raise
@@ -379,21 +362,13 @@ def _guarded_generator(
         stream.end(error, committed=committed)
 
 
-async def _guarded_async_generator(
-    guard: Resilience,
-    wrapped: Callable[..., Any],
-    args: Sequence[Any],
-    kwargs: Mapping[str, Any],
-    nested: Route | None,
-    observe: Callable[[], tuple[ObservedCall, Telemetry]],
-    read: Callable[[Any], Any],
-) -> Any:
-    """`_guarded_generator` for an async generator."""
-    stream = _GuardedStream(guard, nested, observe, read)
+async def _async_generator(begin: Callable[[], _StreamCall], start: Callable[[], AsyncIterator[Any]]) -> Any:
+    """`_generator` for an async generator."""
+    stream = begin()
     error: BaseException | None = None
     committed = False
     try:
-        iterator, first = await open_async_stream(stream.guarded, lambda: aiter(wrapped(*args, **kwargs)))
+        iterator, first = await stream.open_async(start)
         committed = True
         if first is not END:
             stream.add(first)
