@@ -65,6 +65,11 @@ class ChunkFolder:
             self._started = True
             self._call.recorder.record_first_chunk()
 
+    @property
+    def call(self) -> ObservedCall:
+        """The call this stream belongs to."""
+        return self._call
+
     def end(self, error: BaseException | None) -> ChatResponse | None:
         """The stream ended: record what arrived (when it completed or was closed) and end the span.
 
@@ -87,7 +92,7 @@ Hidden = Callable[[Any], bool]
 class _Observing(wrapt.ObjectProxy[Any]):
     """What the sync and async stream proxies share: folding items in, and ending the span once."""
 
-    def __init__(self, wrapped: Any, folder: ChunkFolder, hide: Hidden | None) -> None:
+    def __init__(self, wrapped: Any, folder: ChunkFolder, hide: Hidden | None = None) -> None:
         super().__init__(wrapped)
         self._self_folder = folder
         self._self_hide = hide
@@ -197,3 +202,74 @@ class ObservedAsyncStream(_Observing):
             return await exit_(*exc_info) if callable(exit_) else None
         finally:
             self._self_finalizer()
+
+
+def observe_raw_stream(
+    sdk_stream: Any, folder: ChunkFolder, proxy: type[_Observing], hide: Hidden | None
+) -> Any:
+    """Observe the raw stream under an SDK's stream helper; the caller gets the SDK's own object.
+
+    The helpers (openai's `ChatCompletionStream` and `ResponseStream`, anthropic's `MessageStream`) read
+    every way of consuming them (iteration, the final-result getters, `until_done()`) from `_raw_stream`,
+    lazily, so observing that one sees them all. Should a later SDK drop the attribute, the helper itself is
+    observed instead (its events may not be chunks: tokens are then estimated; the span still ends with the
+    `with` block).
+    """
+    raw = getattr(sdk_stream, "_raw_stream", None)
+    if raw is None:
+        return proxy(sdk_stream, folder)
+    sdk_stream._raw_stream = proxy(raw, folder, hide)
+    return sdk_stream
+
+
+class ObservedStreamManager(wrapt.ObjectProxy[Any]):
+    """An SDK's stream manager (`client.....stream(...)`) whose `with` block is one observed call.
+
+    No request is sent until the manager is entered: the span opens there, never for a manager dropped
+    unused, and the request the SDK makes inside runs in the observed call (no second span). It ends when
+    the stream does, or when the block is left at the latest: SDKs close the HTTP response there, not
+    the raw stream.
+    """
+
+    def __init__(self, wrapped: Any, folder: ChunkFolder, hide: Hidden | None = None) -> None:
+        super().__init__(wrapped)
+        self._self_folder = folder
+        self._self_hide = hide
+
+    def __enter__(self) -> Any:
+        call = self._self_folder.call
+        call.start()
+        try:
+            sdk_stream = self.__wrapped__.__enter__()
+        except BaseException as exc:
+            call.end(exc)
+            raise
+        call.returned()  # the caller consumes the stream in the `with` block, in its own context
+        return observe_raw_stream(sdk_stream, self._self_folder, ObservedStream, self._self_hide)
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(*exc_info)
+        finally:
+            self._self_folder.end(None)  # a no-op when the stream already ended the span
+
+
+class ObservedAsyncStreamManager(ObservedStreamManager):
+    """`ObservedStreamManager` for an SDK's async stream manager (`async with`)."""
+
+    async def __aenter__(self) -> Any:
+        call = self._self_folder.call
+        call.start()
+        try:
+            sdk_stream = await self.__wrapped__.__aenter__()
+        except BaseException as exc:
+            call.end(exc)
+            raise
+        call.returned()
+        return observe_raw_stream(sdk_stream, self._self_folder, ObservedAsyncStream, self._self_hide)
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(*exc_info)
+        finally:
+            self._self_folder.end(None)

@@ -44,7 +44,13 @@ from otel_llm_instrumentation._observe import (
     run_observed_async,
     telemetry_from,
 )
-from otel_llm_instrumentation._streams import ChunkFolder, ObservedAsyncStream, ObservedStream
+from otel_llm_instrumentation._streams import (
+    ChunkFolder,
+    ObservedAsyncStream,
+    ObservedAsyncStreamManager,
+    ObservedStream,
+    ObservedStreamManager,
+)
 from otel_llm_instrumentation._wrapping import restore_original
 
 _INSTRUMENTS: Final = ("anthropic >= 0.40",)
@@ -136,81 +142,11 @@ def _stream_wrapper(telemetry: Telemetry, names: Mapping[str, str], asynchronous
         except Exception:  # telemetry never breaks the call
             logger.debug("otel_llm: could not observe an anthropic stream", exc_info=True)
             return wrapped(*args, **kwargs)
-        # No request is sent until the manager is entered: the span opens there, never for a manager
-        # that is dropped unused.
         manager = wrapped(*args, **kwargs)
-        return (_ObservedAsyncStreamManager if asynchronous else _ObservedStreamManager)(manager, call)
+        folder = ChunkFolder(call, event_type=_event_type)
+        return (ObservedAsyncStreamManager if asynchronous else ObservedStreamManager)(manager, folder)
 
     return wrapper
-
-
-def _observe_message_stream(message_stream: Any, folder: ChunkFolder, observed: type) -> Any:
-    """Observe the raw event stream under a `MessageStream`; the caller gets the SDK's own object.
-
-    Every way of consuming a `MessageStream` (iteration, `text_stream`, `get_final_message()`,
-    `until_done()`) and closing it reads or closes `_raw_stream`, so observing that one sees them all.
-    Should a later SDK drop the attribute, the `MessageStream` itself is observed instead (its own
-    iteration and closing only; the span still ends when it is collected).
-    """
-    raw = getattr(message_stream, "_raw_stream", None)
-    if raw is None:
-        return observed(message_stream, folder)
-    message_stream._raw_stream = observed(raw, folder)
-    return message_stream
-
-
-class _ObservedStreamManager(wrapt.ObjectProxy[Any]):
-    """A `MessageStreamManager` whose `with` block is one observed call."""
-
-    def __init__(self, wrapped: Any, call: ObservedCall) -> None:
-        super().__init__(wrapped)
-        self._self_call = call
-        self._self_folder = ChunkFolder(call, event_type=_event_type)
-
-    def __enter__(self) -> Any:
-        call = self._self_call
-        call.start()
-        try:
-            message_stream = self.__wrapped__.__enter__()
-        except BaseException as exc:
-            call.end(exc)
-            raise
-        call.returned()  # the caller consumes the stream in the `with` block, in its own context
-        return _observe_message_stream(message_stream, self._self_folder, ObservedStream)
-
-    def __exit__(self, *exc_info: Any) -> Any:
-        try:
-            return self.__wrapped__.__exit__(*exc_info)
-        finally:
-            # Older SDKs close the HTTP response, not the raw stream: the span ends here (a no-op when
-            # closing the stream already ended it).
-            self._self_folder.end(None)
-
-
-class _ObservedAsyncStreamManager(wrapt.ObjectProxy[Any]):
-    """An `AsyncMessageStreamManager` whose `async with` block is one observed call."""
-
-    def __init__(self, wrapped: Any, call: ObservedCall) -> None:
-        super().__init__(wrapped)
-        self._self_call = call
-        self._self_folder = ChunkFolder(call, event_type=_event_type)
-
-    async def __aenter__(self) -> Any:
-        call = self._self_call
-        call.start()
-        try:
-            message_stream = await self.__wrapped__.__aenter__()
-        except BaseException as exc:
-            call.end(exc)
-            raise
-        call.returned()
-        return _observe_message_stream(message_stream, self._self_folder, ObservedAsyncStream)
-
-    async def __aexit__(self, *exc_info: Any) -> Any:
-        try:
-            return await self.__wrapped__.__aexit__(*exc_info)
-        finally:
-            self._self_folder.end(None)  # as in the sync manager
 
 
 def _materialised(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -57,7 +57,13 @@ from otel_llm_instrumentation._observe import (
     observing,
     telemetry_from,
 )
-from otel_llm_instrumentation._streams import ChunkFolder, ObservedAsyncStream, ObservedStream
+from otel_llm_instrumentation._streams import (
+    ChunkFolder,
+    ObservedAsyncStream,
+    ObservedAsyncStreamManager,
+    ObservedStream,
+    ObservedStreamManager,
+)
 from otel_llm_instrumentation._wrapping import restore_original
 
 _INSTRUMENTS: Final = ("openai >= 1.55.3",)
@@ -237,7 +243,7 @@ def _usage_only(chunk: Any) -> bool:
 
 def _stream_wrapper(options: _Options, operation: str, cls: str) -> Callable[..., Any]:
     """`chat.completions.stream(...)` and `responses.stream(...)`: the manager's `with` block is one call."""
-    manager_proxy = _ObservedAsyncStreamManager if cls.startswith("Async") else _ObservedStreamManager
+    manager_proxy = ObservedAsyncStreamManager if cls.startswith("Async") else ObservedStreamManager
     responses = operation == "responses_stream"
 
     def wrapper(
@@ -259,86 +265,9 @@ def _stream_wrapper(options: _Options, operation: str, cls: str) -> Callable[...
         else:
             kwargs, hide_usage_chunk = _with_stream_usage(options, kwargs)
             folder, hide = ChunkFolder(call), _usage_only if hide_usage_chunk else None
-        # No request is sent until the manager is entered: the span opens there, never for a manager
-        # that is dropped unused. The `create(stream=True)` it makes then runs inside the observed call,
-        # so it records no second span.
-        return manager_proxy(wrapped(*args, **kwargs), call, folder, hide)
+        return manager_proxy(wrapped(*args, **kwargs), folder, hide)
 
     return wrapper
-
-
-def _observe_chunk_stream(completion_stream: Any, folder: ChunkFolder, observed: type, hide: Any) -> Any:
-    """Observe the raw stream under the SDK's stream object; the caller gets the SDK's own object.
-
-    Every way of consuming a `ChatCompletionStream` or a `ResponseStream` (iteration,
-    `get_final_completion()`/`get_final_response()`, `until_done()`) reads `_raw_stream` lazily, so
-    observing that one sees them all. Should a later SDK drop the
-    attribute, the `ChatCompletionStream` itself is observed instead (its events are not chunks: tokens
-    are estimated; the span still ends with the `with` block).
-    """
-    raw = getattr(completion_stream, "_raw_stream", None)
-    if raw is None:
-        return observed(completion_stream, folder)
-    completion_stream._raw_stream = observed(raw, folder, hide=hide)
-    return completion_stream
-
-
-class _ObservedStreamManager(wrapt.ObjectProxy[Any]):
-    """A stream manager (chat completions, responses) whose `with` block is one observed call."""
-
-    def __init__(self, wrapped: Any, call: ObservedCall, folder: ChunkFolder, hide: Any) -> None:
-        super().__init__(wrapped)
-        self._self_call = call
-        self._self_folder = folder
-        self._self_hide = hide
-
-    def __enter__(self) -> Any:
-        call = self._self_call
-        call.start()
-        try:
-            completion_stream = self.__wrapped__.__enter__()
-        except BaseException as exc:
-            call.end(exc)
-            raise
-        call.returned()  # the caller consumes the stream in the `with` block, in its own context
-        return _observe_chunk_stream(completion_stream, self._self_folder, ObservedStream, self._self_hide)
-
-    def __exit__(self, *exc_info: Any) -> Any:
-        try:
-            return self.__wrapped__.__exit__(*exc_info)
-        finally:
-            # The SDK closes the HTTP response, not the raw stream: the span ends here (a no-op when
-            # the stream already ended it).
-            self._self_folder.end(None)
-
-
-class _ObservedAsyncStreamManager(wrapt.ObjectProxy[Any]):
-    """An async stream manager whose `async with` block is one observed call."""
-
-    def __init__(self, wrapped: Any, call: ObservedCall, folder: ChunkFolder, hide: Any) -> None:
-        super().__init__(wrapped)
-        self._self_call = call
-        self._self_folder = folder
-        self._self_hide = hide
-
-    async def __aenter__(self) -> Any:
-        call = self._self_call
-        call.start()
-        try:
-            completion_stream = await self.__wrapped__.__aenter__()
-        except BaseException as exc:
-            call.end(exc)
-            raise
-        call.returned()
-        return _observe_chunk_stream(
-            completion_stream, self._self_folder, ObservedAsyncStream, self._self_hide
-        )
-
-    async def __aexit__(self, *exc_info: Any) -> Any:
-        try:
-            return await self.__wrapped__.__aexit__(*exc_info)
-        finally:
-            self._self_folder.end(None)
 
 
 def _observed_call(

@@ -115,7 +115,7 @@ def decorated_call(captured: Captured, server: FakeProviderServer, **options: An
             server.base_url("openai") + "/chat/completions",
             json={"model": model, "messages": messages},
             headers={"authorization": f"Bearer {API_KEY}"},
-        )
+        ).raise_for_status()
 
     legacy(model="gpt-4o-mini", messages=PROMPT)
 
@@ -128,14 +128,20 @@ def run_style(captured: Captured, server: FakeProviderServer, style: str, **opti
         call(server)
 
 
-def everything_recorded(captured: Captured) -> str:
-    """Every span attribute, event attribute and metric label, as one text to search."""
-    recorded: list[object] = []
+def recorded_with(captured: Captured, *needles: str) -> list[tuple[str, str, str]]:
+    """Where any of `needles` was recorded: (span or event or metric, key, value) for every occurrence.
+
+    Every span name, span attribute, event attribute and metric label is searched.
+    """
+    recorded: list[tuple[str, str, str]] = []
     for span in captured.spans():
-        recorded += [span.name, dict(span.attributes or {})]
-        recorded += [(event.name, dict(event.attributes or {})) for event in span.events]
-    recorded += [labels for points in captured.metrics().values() for labels, _ in points]
-    return json.dumps(recorded, default=str)
+        recorded.append((f"span {span.name}", "name", span.name))
+        recorded += [(f"span {span.name}", k, str(v)) for k, v in (span.attributes or {}).items()]
+        for event in span.events:
+            recorded += [(f"event {event.name}", k, str(v)) for k, v in (event.attributes or {}).items()]
+    for name, points in captured.metrics().items():
+        recorded += [(f"metric {name}", k, str(v)) for labels, _ in points for k, v in labels.items()]
+    return [entry for entry in recorded if any(needle in entry[2] for needle in needles)]
 
 
 def the_call_span(captured: Captured) -> Any:
@@ -154,10 +160,24 @@ def test_no_content_and_no_key_are_recorded_by_default(
     run_style(captured, server, style)
     span = the_call_span(captured)
     assert span.attributes["gen_ai.usage.output_tokens"] > 0  # the call was recorded...
-    recorded = everything_recorded(captured)
-    assert "4111" not in recorded and "the answer" not in recorded  # ...without its content
-    assert API_KEY not in recorded and "PRIVATE" not in recorded
+    assert recorded_with(captured, "4111", "the answer") == []  # ...without its content
+    assert recorded_with(captured, API_KEY, "PRIVATE") == []
     assert not [e for e in span.events if e.name == EVENT]
+
+
+@pytest.mark.parametrize("style", ALL_STYLES)
+def test_a_refused_key_is_not_recorded_either(
+    captured: Captured, server: FakeProviderServer, monkeypatch: pytest.MonkeyPatch, style: str
+) -> None:
+    monkeypatch.setenv(CAPTURE_CONTENT_ENV, "SPAN_AND_EVENT")  # even with content on
+    for provider in ("openai", "anthropic", "gemini"):
+        server.set_behavior(provider, Behavior(status=401))
+    with pytest.raises(Exception) as info:  # each style raises its own error type
+        run_style(captured, server, style)
+    span = the_call_span(captured)
+    assert span.attributes["error.type"] and span.events  # the failure was recorded, with its exception
+    assert recorded_with(captured, API_KEY, "PRIVATE") == []
+    assert API_KEY not in str(info.value)  # (the SDKs' own messages do not carry it either)
 
 
 @pytest.mark.parametrize("style", ALL_STYLES)
@@ -171,7 +191,7 @@ def test_the_environment_variable_turns_content_on(
     [event] = [e for e in span.events if e.name == EVENT]
     assert SECRET in str(event.attributes["gen_ai.input.messages"])
     assert "the answer" in str(event.attributes["gen_ai.output.messages"])
-    assert API_KEY not in everything_recorded(captured)
+    assert recorded_with(captured, API_KEY) == []
 
 
 @pytest.mark.parametrize("style", ALL_STYLES)
@@ -182,7 +202,7 @@ def test_code_configuration_redacts_and_bounds_content(
     run_style(captured, server, style, capture_content=capture)
     [message] = json.loads(the_call_span(captured).attributes["gen_ai.input.messages"])
     assert message["parts"][0]["content"] == f"my *** is {REDACTED}"
-    assert "4111" not in everything_recorded(captured)
+    assert recorded_with(captured, "4111") == []
 
 
 @pytest.mark.parametrize("style", ALL_STYLES)
