@@ -55,6 +55,8 @@ from otel_llm_instrumentation._observe import (
     logger,
     number_or_none,
     observing,
+    run_observed,
+    run_observed_async,
     telemetry_from,
 )
 from otel_llm_instrumentation._streams import (
@@ -158,13 +160,13 @@ def _wrapper(options: _Options, operation: str, cls: str) -> Callable[..., Any]:
         if prepared is None:
             return wrapped(*args, **kwargs)
         call, kwargs, hide_usage_chunk = prepared
-        call.start()
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.end(exc)
-            raise
-        return _finish(call, result, operation, hide_usage_chunk, ObservedStream)
+        return run_observed(
+            call,
+            wrapped,
+            args,
+            kwargs,
+            lambda r: _finish(call, r, operation, hide_usage_chunk, ObservedStream),
+        )
 
     return wrapper
 
@@ -183,13 +185,13 @@ async def _call_async(
     if prepared is None:
         return await wrapped(*args, **kwargs)
     call, kwargs, hide_usage_chunk = prepared
-    call.start()
-    try:
-        result = await wrapped(*args, **kwargs)
-    except BaseException as exc:
-        call.end(exc)
-        raise
-    return _finish(call, result, operation, hide_usage_chunk, ObservedAsyncStream)
+    return await run_observed_async(
+        call,
+        wrapped,
+        args,
+        kwargs,
+        lambda r: _finish(call, r, operation, hide_usage_chunk, ObservedAsyncStream),
+    )
 
 
 def _prepare(
