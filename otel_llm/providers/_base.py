@@ -76,6 +76,17 @@ class Provider(Protocol):
         """Parse one server-sent event; `None` for events that carry nothing (keep-alives)."""
         ...
 
+    def parse_stream_payload(
+        self, payload: Mapping[str, object], event: str | None, request: ChatRequest
+    ) -> ChatChunk | None:
+        """Parse one streamed event's decoded JSON (`event`: its SSE event name, where the wire has one).
+
+        Raises:
+            MalformedResponse: `payload` does not have the documented shape.
+            ProviderError: The event is the provider's mid-stream error.
+        """
+        ...
+
     def classify_error(
         self, response: httpx.Response, request: ChatRequest | EmbeddingsRequest
     ) -> ProviderError:

@@ -56,6 +56,8 @@ JSON_INSTRUCTION = "Respond with one JSON object only: no text before or after i
 """Appended to the system prompt for `response_format="json"`."""
 _ANSWER_TOOL_DESCRIPTION = "Give your final answer by calling this tool; its input is the answer."
 
+_EMPTY_EVENTS = frozenset({"ping", "content_block_stop"})
+"""Events that carry nothing a response is made of."""
 _FINISH_REASONS: Mapping[str, str] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -155,11 +157,18 @@ class AnthropicMessages(EndpointProvider):
 
     def parse_stream_event(self, event: StreamEvent, request: ChatRequest) -> ChatChunk | None:
         """Parse one event of the `message_start` ... `message_stop` sequence."""
-        kind = event.event
-        if kind in ("ping", "content_block_stop"):
-            return None
+        if event.event in _EMPTY_EVENTS:
+            return None  # not even decoded
         payload = obj(decode_json(event.data, "stream event"), "stream event")
-        kind = kind or opt_str(payload.get("type"), "type")
+        return self.parse_stream_payload(payload, event.event, request)
+
+    def parse_stream_payload(
+        self, payload: Mapping[str, object], event: str | None, request: ChatRequest
+    ) -> ChatChunk | None:
+        """Parse one decoded event; its kind is the SSE event name, else the payload's `type`."""
+        kind = event or opt_str(payload.get("type"), "type")
+        if kind in _EMPTY_EVENTS:
+            return None
         if kind == "message_start":
             message = obj(payload.get("message"), "message")
             return ChatChunk(

@@ -187,7 +187,14 @@ class GeminiGenerateContent(EndpointProvider):
 
     def parse_stream_event(self, event: StreamEvent, request: ChatRequest) -> ChatChunk | None:
         """Parse one streamed `GenerateContentResponse`; the one with a finish reason ends the stream."""
-        payload = obj(decode_json(event.data, "stream event"), "stream event")
+        return self.parse_stream_payload(
+            obj(decode_json(event.data, "stream event"), "stream event"), None, request
+        )
+
+    def parse_stream_payload(
+        self, payload: Mapping[str, object], event: str | None, request: ChatRequest
+    ) -> ChatChunk | None:
+        """Parse one decoded streamed `GenerateContentResponse` (a mid-stream error object raises)."""
         if "error" in payload:
             status, message = _error_fields(payload)
             raise provider_error(

@@ -119,7 +119,14 @@ class OllamaChat(EndpointProvider):
 
     def parse_stream_event(self, event: StreamEvent, request: ChatRequest) -> ChatChunk | None:
         """Parse one NDJSON line: a piece of the message, or the final `done: true` object."""
-        payload = obj(decode_json(event.data, "stream line"), "stream line")
+        return self.parse_stream_payload(
+            obj(decode_json(event.data, "stream line"), "stream line"), None, request
+        )
+
+    def parse_stream_payload(
+        self, payload: Mapping[str, object], event: str | None, request: ChatRequest
+    ) -> ChatChunk | None:
+        """Parse one decoded NDJSON line (an error line raises its error)."""
         self._raise_for_error_line(payload, request)
         message = _message_of(payload)
         done = payload.get("done", False)

@@ -183,7 +183,14 @@ class OpenAIChat(EndpointProvider):
         """Parse one `chat.completion.chunk` event (or the `[DONE]` terminator)."""
         if event.data == "[DONE]":
             return ChatChunk(final=True)
-        payload = obj(decode_json(event.data, "stream event"), "stream event")
+        return self.parse_stream_payload(
+            obj(decode_json(event.data, "stream event"), "stream event"), None, request
+        )
+
+    def parse_stream_payload(
+        self, payload: Mapping[str, object], event: str | None, request: ChatRequest
+    ) -> ChatChunk | None:
+        """Parse one decoded `chat.completion.chunk` (a mid-stream error object raises its error)."""
         if "error" in payload:
             raise provider_error(
                 _error_kind(payload) or "server_error",
