@@ -11,9 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
+
+if TYPE_CHECKING:
+    from tests.conftest import Captured
 
 SEMCONV = Path(__file__).resolve().parents[1].parent / "shared" / "semconv"
 
@@ -77,6 +81,21 @@ def violations(
             continue
         if not _type_ok(definition, value, (custom_values or {}).get(key, set())):
             problems.append(f"{key}={value!r}: not a valid {definition.type}")
+    return problems
+
+
+def recorded_violations(
+    captured: Captured, *, custom_values: Mapping[str, set[str]] | None = None
+) -> list[str]:
+    """`violations` in everything `captured` holds: span attributes, event attributes, metric labels."""
+    problems = []
+    for span in captured.spans():
+        problems += violations(span.attributes or {}, custom_values=custom_values)
+        for event in span.events:
+            problems += violations(event.attributes or {}, custom_values=custom_values)
+    for points in captured.metrics().values():
+        for labels, _ in points:
+            problems += violations(labels, custom_values=custom_values)
     return problems
 
 

@@ -255,16 +255,7 @@ def test_every_emitted_semconv_attribute_is_in_the_pinned_registry(captured: Cap
             client.chat("openai:gpt-4o-mini", USER)
     with client_for(captured, lambda r: httpx.Response(200, content=openai_stream(["a"]))) as client:
         list(client.stream("openai:gpt-4o-mini", USER))
-    custom = {"error.type": OUR_ERROR_KINDS}
-    problems = []
-    for span in captured.spans():
-        problems += semconv.violations(span.attributes or {}, custom_values=custom)
-        for event in span.events:
-            problems += semconv.violations(event.attributes or {}, custom_values=custom)
-    for points in captured.metrics().values():
-        for attributes, _ in points:
-            problems += semconv.violations(attributes, custom_values=custom)
-    assert problems == []
+    assert semconv.recorded_violations(captured, custom_values={"error.type": OUR_ERROR_KINDS}) == []
 
 
 def test_content_capture_is_opt_in_and_matches_the_message_schemas(captured: Captured) -> None:
