@@ -189,10 +189,9 @@ class ObservedCall:
         if isinstance(result, str) and not result.lstrip().startswith(("{", "[")):
             return self.priced(ChatResponse(text=result, model=self.request.model))
         try:
-            payload = as_json(result)  # no JSON text in between: SDK objects give their fields directly
-            if not isinstance(payload, Mapping):
-                raise TypeError(f"a chat result is a JSON object, not {type(payload).__name__}")
-            parsed = parser_for(self.endpoint).parse_payload(dict(payload), self.request)
+            parsed = parser_for(self.endpoint).parse_payload(
+                json_object(result, "a chat result"), self.request
+            )
         except (OtelLLMError, ValueError, TypeError, AttributeError) as exc:
             logger.debug("otel_llm: could not read a chat result: %s", exc)
             return None
@@ -316,11 +315,26 @@ def _quiet(dump: Callable[..., Any], **options: Any) -> Any:
         return dump(**options)
 
 
-def _as_response(result: object) -> httpx.Response:
-    """What the routing client's parsers read: a response carrying the result's JSON.
+def json_object(result: object, what: str) -> Mapping[str, object]:
+    """The JSON object inside `result` (see `as_json`), for the parsers' `parse_payload` methods.
 
-    Built from bytes where the result can give them directly (a pydantic SDK object, JSON text): this is
-    on every observed call's path, and re-encoding a dict costs more than the parse.
+    No JSON text in between: SDK objects and dicts give their fields directly.
+
+    Raises:
+        TypeError: `result` holds no JSON object (`what` names it in the message).
+        ValueError: `result` is text that is not JSON.
+    """
+    payload = as_json(result)
+    if not isinstance(payload, Mapping):
+        raise TypeError(f"{what} is a JSON object, not {type(payload).__name__}")
+    return payload
+
+
+def _as_response(result: object) -> httpx.Response:
+    """An embeddings result as the routing client's embeddings parsers read it: a response of its JSON.
+
+    Built from bytes where the result can give them directly (a pydantic SDK object, JSON text): re-encoding
+    a dict costs more than the parse.
     """
     if isinstance(result, httpx.Response):
         return result

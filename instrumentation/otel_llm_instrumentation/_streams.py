@@ -9,7 +9,7 @@ recorded the same way; items that cannot be read are skipped, never raised.
 from __future__ import annotations
 
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import wrapt
@@ -19,7 +19,7 @@ from otel_llm._stream import StreamAccumulator
 from otel_llm._stream_session import starts_stream
 from otel_llm._types import ChatChunk, ChatRequest, ChatResponse
 from otel_llm_instrumentation._endpoints import parser_for
-from otel_llm_instrumentation._observe import ObservedCall, as_json, logger
+from otel_llm_instrumentation._observe import ObservedCall, json_object, logger
 
 EventType = Callable[[Any], "str | None"]
 """The SSE event type of a stream item (Anthropic names its events), or `None`."""
@@ -45,11 +45,10 @@ class ChunkFolder:
             self._fold(ChatChunk(delta=item))  # a legacy generator yielding plain text
             return
         try:
-            payload = as_json(item)  # no JSON text in between: SDK objects give their fields directly
-            if not isinstance(payload, Mapping):
-                raise TypeError(f"a stream item is a JSON object, not {type(payload).__name__}")
             event = self._event_type(item) if self._event_type else None
-            chunk = parser_for(self._call.endpoint).parse_stream_payload(dict(payload), event, request)
+            chunk = parser_for(self._call.endpoint).parse_stream_payload(
+                json_object(item, "a stream item"), event, request
+            )
         except ProviderError as exc:  # the provider reported an error in the stream: the call failed
             self._failure = self._failure or exc
             return

@@ -14,9 +14,9 @@ is sent) and ends when the stream is exhausted, closed (leaving the `with` block
 garbage-collected. Whatever the caller consumes (events, `text_stream`, `get_final_message()`) is seen,
 as the instrumentor observes the raw event stream underneath.
 
-Options of `instrument()`: `tracer_provider`, `meter_provider`, `capture_content`, and `provider_names`
-(`{"llm-gateway": "anthropic"}`: names for hosts no registry knows; zero-code runs read
-`OTEL_LLM_PROVIDER_NAMES="llm-gateway=anthropic"`).
+Options of `instrument()`: `tracer_provider`, `meter_provider`, `capture_content`, `metric_attribution`,
+and `provider_names` (`{"llm-gateway": "anthropic"}`: names for hosts no registry knows; zero-code runs
+read `OTEL_LLM_PROVIDER_NAMES="llm-gateway=anthropic"`).
 
 Example:
     >>> AnthropicInstrumentor().instrument()  # or run under `opentelemetry-instrument`

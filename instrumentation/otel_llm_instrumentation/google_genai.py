@@ -11,9 +11,9 @@ Request contents are read best-effort: text, function calls and function results
 parts (images, files) are left out, and contents of a shape this module does not know are recorded as no
 messages at all. Reading the request never breaks the call.
 
-Options of `instrument()`: `tracer_provider`, `meter_provider`, `capture_content`, and `provider_names`
-(`{"gemini-proxy": "gemini"}`: names for hosts no registry knows; zero-code runs read
-`OTEL_LLM_PROVIDER_NAMES="gemini-proxy=gemini"`).
+Options of `instrument()`: `tracer_provider`, `meter_provider`, `capture_content`, `metric_attribution`,
+and `provider_names` (`{"gemini-proxy": "gemini"}`: names for hosts no registry knows; zero-code runs
+read `OTEL_LLM_PROVIDER_NAMES="gemini-proxy=gemini"`).
 
 Example:
     >>> GoogleGenAIInstrumentor().instrument()  # or run under `opentelemetry-instrument`

@@ -17,8 +17,8 @@ ends when the body is exhausted or the response is closed.
 Never counted twice: calls already observed (an SDK instrumentor or `@llm_call` is recording them) and
 the routing client's own sends (it records them itself) pass through.
 
-Options of `instrument()`: `tracer_provider`, `meter_provider`, `capture_content` and `provider_names`
-(`{"gpu-box": "vllm"}`; zero-code runs read `OTEL_LLM_PROVIDER_NAMES`).
+Options of `instrument()`: `tracer_provider`, `meter_provider`, `capture_content`, `metric_attribution`
+and `provider_names` (`{"gpu-box": "vllm"}`; zero-code runs read `OTEL_LLM_PROVIDER_NAMES`).
 
 Example:
     >>> HttpxInstrumentor().instrument(provider_names={"gpu-box": "vllm"})

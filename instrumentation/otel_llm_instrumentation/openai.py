@@ -17,9 +17,9 @@ chunk stream underneath is observed. Responses API results are read into the rou
 (its parsers speak Chat Completions): `input` and `instructions` become the messages, the result's
 `status` the finish reason, and a stream is folded from its text deltas and final `response.completed`.
 
-Options of `instrument()`: `tracer_provider`, `meter_provider`, `capture_content`, `add_stream_usage`,
-and `provider_names` (`{"gpu-box": "vllm"}`: names for hosts no registry knows; zero-code runs read
-`OTEL_LLM_PROVIDER_NAMES="gpu-box=vllm"`).
+Options of `instrument()`: `tracer_provider`, `meter_provider`, `capture_content`, `metric_attribution`,
+`add_stream_usage`, and `provider_names` (`{"gpu-box": "vllm"}`: names for hosts no registry knows;
+zero-code runs read `OTEL_LLM_PROVIDER_NAMES="gpu-box=vllm"`).
 
 Example:
     >>> OpenAIInstrumentor().instrument()  # or run under `opentelemetry-instrument`
@@ -72,6 +72,8 @@ _INSTRUMENTS: Final = ("openai >= 1.55.3",)
 _CHAT: Final = "openai.resources.chat.completions"
 _RESPONSES: Final = "openai.resources.responses"
 _API_TYPE: Final = "openai.api.type"
+# Which OpenAI API an operation speaks (semantic conventions' values); embeddings have none.
+_API_TYPES: Final[Mapping[str, str]] = {"chat": "chat_completions", "responses": "responses"}
 # (module, class, method, operation), each for the sync class and its `Async` twin; a class or method
 # missing from an older SDK is skipped.
 _TARGETS: Final = tuple(
@@ -299,8 +301,7 @@ def _observed_call(
             response_format=_best_effort_format(_response_format(kwargs.get("response_format"))),
             stream=bool(kwargs.get("stream")),
         )
-    # Which OpenAI API spoke (semantic conventions: `openai.api.type`); embeddings have no such value.
-    api = {"chat": "chat_completions", "responses": "responses"}.get(operation)
+    api = _API_TYPES.get(operation)
     return ObservedCall(
         options.telemetry, endpoint, request, span_attributes={_API_TYPE: api} if api else None
     )
