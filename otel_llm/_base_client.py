@@ -44,7 +44,6 @@ from otel_llm._config import (
 from otel_llm._engine import Attempt, CallPlan
 from otel_llm._exceptions import (
     DEFAULT_FALLBACK_KINDS,
-    BudgetExceededError,
     ConfigurationError,
     ErrorKind,
     ProviderError,
@@ -515,12 +514,9 @@ class BaseClient:
         spending.close(reservation, bill.cost_usd, failed=False, delivered=True)
 
     def _reserve(self, spending: Spending, call: PreparedCall[Any]) -> Reservation:
-        try:
-            return spending.reserve(call.routes, call.request, call.attribution)
-        except BudgetExceededError as exc:
-            budget = next((b for b in spending.ledger.budgets if b.name == exc.budget), None)
-            self._telemetry.record_budget_rejection(budget, exc)
-            raise
+        return spending.reserve(
+            call.routes, call.request, call.attribution, self._telemetry.record_budget_rejection
+        )
 
     @staticmethod
     def _record_routing(call: PreparedCall[Any], recorder: CallRecorder) -> None:

@@ -9,15 +9,19 @@ known price reserve nothing: their calls record no cost either.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Final
 
 from otel_llm._attribution import Attribution
-from otel_llm._budget import BudgetLedger, Reservation, worst_case_cost
+from otel_llm._budget import Budget, BudgetLedger, Reservation, worst_case_cost
+from otel_llm._exceptions import BudgetExceededError
 from otel_llm._registry import ModelRegistry
 from otel_llm._tokens import estimate_input_tokens
 from otel_llm._types import ChatRequest, EmbeddingsRequest, Route
+
+RefusalListener = Callable[[Budget | None, BudgetExceededError], None]
+"""Told which budget refused a call (`None` if the ledger no longer holds it), and the error raised."""
 
 DEFAULT_MAX_OUTPUT: Final = 4096
 """Output tokens assumed when neither the call nor the registry bounds them."""
@@ -42,14 +46,28 @@ class Spending:
         return worst
 
     def reserve(
-        self, routes: Sequence[Route], request: ChatRequest | EmbeddingsRequest, attribution: Attribution
+        self,
+        routes: Sequence[Route],
+        request: ChatRequest | EmbeddingsRequest,
+        attribution: Attribution,
+        on_refusal: RefusalListener,
     ) -> Reservation:
         """Hold the call's worst case in every budget it counts against.
+
+        Args:
+            routes: The routes the call may take (the dearest bounds the worst case).
+            request: The call's request.
+            attribution: Who the call is for (scope budgets).
+            on_refusal: Told of a refusal, with the refusing budget, before it is raised (telemetry).
 
         Raises:
             BudgetExceededError: A hard limit would be exceeded; nothing was held or sent.
         """
-        return self.ledger.reserve(attribution, self.worst_case(routes, request))
+        try:
+            return self.ledger.reserve(attribution, self.worst_case(routes, request))
+        except BudgetExceededError as exc:
+            on_refusal(next((b for b in self.ledger.budgets if b.name == exc.budget), None), exc)
+            raise
 
     def close(
         self, reservation: Reservation, cost_usd: Decimal | None, *, failed: bool, delivered: bool

@@ -32,7 +32,6 @@ from otel_llm._breaker import BreakerBoard, BreakerPolicy, BreakerTransition, Ci
 from otel_llm._engine import Attempt, CallPlan, Finish, Sleep
 from otel_llm._exceptions import (
     AllRoutesFailedError,
-    BudgetExceededError,
     CircuitOpenError,
     ConfigurationError,
     ErrorKind,
@@ -414,12 +413,9 @@ def reserve(resilience: Resilience, call: ObservedCall, telemetry: Telemetry) ->
     spending = resilience.spending
     if spending is None:
         return None
-    try:
-        reservation = spending.reserve((call.route,), call.request, current_attribution())
-    except BudgetExceededError as exc:
-        budget = next((b for b in spending.ledger.budgets if b.name == exc.budget), None)
-        telemetry.record_budget_rejection(budget, exc)
-        raise
+    reservation = spending.reserve(
+        (call.route,), call.request, current_attribution(), telemetry.record_budget_rejection
+    )
     call.recorder.record_reservation(reservation.amount_usd, reservation.charges)
     return reservation
 
