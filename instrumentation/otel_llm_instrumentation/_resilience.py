@@ -421,8 +421,17 @@ def reserve(resilience: Resilience, call: ObservedCall, telemetry: Telemetry) ->
 
 
 def settle(
-    resilience: Resilience, reservation: Reservation | None, cost: Decimal | None, *, failed: bool
+    resilience: Resilience,
+    reservation: Reservation | None,
+    cost: Decimal | None,
+    *,
+    failed: bool,
+    delivered: bool,
 ) -> None:
-    """Settle a reservation with the recorded cost, or release it when the call failed."""
+    """Close a reservation by the routing client's rules (`Spending.close`).
+
+    Settled with the recorded cost; released when the call failed having delivered nothing; kept as spent
+    when it failed, or was left, after delivering (a stream: what it cost is unknown).
+    """
     if resilience.spending is not None and reservation is not None:
-        resilience.spending.close(reservation, cost, failed=failed, delivered=not failed)
+        resilience.spending.close(reservation, cost, failed=failed, delivered=delivered)

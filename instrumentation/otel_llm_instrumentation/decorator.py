@@ -225,9 +225,9 @@ def _guarded(
         try:
             result = run(guard, call, call.route, lambda: wrapped(*args, **kwargs))
         except BaseException:
-            settle(guard, reservation, None, failed=True)
+            settle(guard, reservation, None, failed=True, delivered=False)
             raise
-        settle(guard, reservation, finish(call, result), failed=False)
+        settle(guard, reservation, finish(call, result), failed=False, delivered=True)
         return result
 
 
@@ -248,9 +248,9 @@ async def _guarded_coroutine(
         try:
             result = await run_async(guard, call, call.route, lambda: wrapped(*args, **kwargs))
         except BaseException:
-            settle(guard, reservation, None, failed=True)
+            settle(guard, reservation, None, failed=True, delivered=False)
             raise
-        settle(guard, reservation, finish(call, result), failed=False)
+        settle(guard, reservation, finish(call, result), failed=False, delivered=True)
         return result
 
 
@@ -328,14 +328,19 @@ class _StreamCall:
         if self._folder is not None:
             self._folder.add(self._read(item))
 
-    def end(self, error: BaseException | None, *, committed: bool) -> None:
-        """The stream ended (`committed`: its first item had arrived, else it never started)."""
+    def end(self, error: BaseException | None, *, committed: bool, left: bool) -> None:
+        """The stream ended: `committed` if its first item had arrived, `left` if the caller closed it early.
+
+        A stream failed or left after delivering is billed as the routing client bills one: its reserved
+        worst case is kept, as what it cost is unknown.
+        """
         if committed and self._guarded is not None:
             self._guarded.stream_ended(error)
         response = self._folder.end(error) if self._folder is not None else None
         if self._guard is not None:
+            cost = response.cost_usd if response is not None else None
             settle(
-                self._guard, self._reservation, response.cost_usd if response else None, failed=bool(error)
+                self._guard, self._reservation, cost, failed=error is not None or left, delivered=committed
             )
 
 
@@ -343,7 +348,7 @@ def _generator(begin: Callable[[], _StreamCall], start: Callable[[], Iterator[An
     """The decorated generator's stream, observed (and protected, if `begin` says so); items unchanged."""
     stream = begin()
     error: BaseException | None = None
-    committed = False
+    committed = left = False
     try:
         iterator, first = stream.open(start)
         committed = True
@@ -354,19 +359,20 @@ def _generator(begin: Callable[[], _StreamCall], start: Callable[[], Iterator[An
                 stream.add(item)
                 yield item
     except GeneratorExit:
-        raise  # left early: the span ends without an error
+        left = True  # the span ends without an error
+        raise
     except BaseException as exc:
         error = exc
         raise
     finally:
-        stream.end(error, committed=committed)
+        stream.end(error, committed=committed, left=left)
 
 
 async def _async_generator(begin: Callable[[], _StreamCall], start: Callable[[], AsyncIterator[Any]]) -> Any:
     """`_generator` for an async generator."""
     stream = begin()
     error: BaseException | None = None
-    committed = False
+    committed = left = False
     try:
         iterator, first = await stream.open_async(start)
         committed = True
@@ -377,12 +383,13 @@ async def _async_generator(begin: Callable[[], _StreamCall], start: Callable[[],
                 stream.add(item)
                 yield item
     except GeneratorExit:
+        left = True
         raise
     except BaseException as exc:
         error = exc
         raise
     finally:
-        stream.end(error, committed=committed)
+        stream.end(error, committed=committed, left=left)
 
 
 def _endpoint(provider: str, base_url: str | None, wire: str | None) -> Endpoint:

@@ -555,6 +555,23 @@ async def test_an_async_stream_is_retried_and_billed_with_its_recorded_cost(
     assert status.spent_usd > 0 and float(status.spent_usd) == pytest.approx(span["otel_llm.cost.usd"])
 
 
+def test_a_stream_failing_after_delivering_keeps_its_worst_case_as_spent(captured: Captured) -> None:
+    ledger = BudgetLedger([Budget("daily", limit_usd=Decimal("10"), period="day")])
+
+    @decorated(captured, model="gpt-4o-mini", budget=ledger)
+    def stream(messages: list[dict[str, str]]) -> Iterator[dict[str, Any]]:
+        yield CHUNKS[0]
+        raise httpx.RemoteProtocolError("peer closed the connection")
+
+    with pytest.raises(httpx.RemoteProtocolError):
+        list(stream(messages=USER))
+    [status] = ledger.status()
+    reserved = chat_span(captured)["otel_llm.budget.reserved_usd"]
+    # As the routing client bills a cut stream: output was delivered and billed, its cost is unknown.
+    assert ledger.open_reservations == 0
+    assert status.spent_usd > 0 and float(status.spent_usd) == pytest.approx(reserved)
+
+
 def test_a_stream_refused_by_its_budget_never_runs(captured: Captured) -> None:
     ledger = BudgetLedger([Budget("tiny", limit_usd=Decimal("0.000001"), period="day")])
     runs = 0
