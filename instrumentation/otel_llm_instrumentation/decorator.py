@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
@@ -161,13 +162,19 @@ def llm_call(
 
     guard = resilience(retry=retry, breaker=breaker, timeout=timeout, budget=budget, clock=clock, sleep=sleep)
 
+    @functools.cache  # once, at the first call: the telemetry may only exist then (global providers)
+    def report_breakers() -> None:
+        """Have the key's shared breakers report where this function records."""
+        assert guard is not None and guard.shared is not None  # only called then
+        guard.shared.report_to(telemetry(), endpoint.key, endpoint.semconv_name)
+
     @wrapt.decorator  # keeps the signature, and works on methods too
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: Sequence[Any], kwargs: Mapping[str, Any]
     ) -> Any:
         if guard is not None:
-            if guard.shared is not None:  # the key's breakers report where this function records
-                guard.shared.report_to(telemetry(), endpoint.key, endpoint.semconv_name)
+            if guard.shared is not None:
+                report_breakers()
             # Nested under an observed call, the outer layer records (and bills) it; the protection applies.
             nested = Route(endpoint.key, _model_name(model, kwargs)) if observing() else None
             return _guarded(
